@@ -1,0 +1,1 @@
+"""Composition root: settings, the embedded stack, process start-up and the `vigil` CLI."""

@@ -1,0 +1,75 @@
+"""confluent-kafka clients configured for Vigil, and topic creation."""
+
+from __future__ import annotations
+
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from infra.settings import CommonSettings
+
+# Tansu holds a group join for half the session timeout (STACK.md): keep it short.
+GROUP_TIMEOUTS = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}
+# Tansu answers a fetch when its max wait runs out, not when a record arrives (measured:
+# ~200 ms per hop at librdkafka's 500 ms default, ~10 ms at 10 ms): every hop pays this wait.
+FETCH_WAIT_MS = 20
+
+
+def producer_config(settings: CommonSettings, **extra) -> dict:
+    """Idempotent, acks=all producer: a delivery report means the broker has the record."""
+    return {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "acks": "all",
+        "enable.idempotence": True,
+        "compression.type": "zstd",
+        "linger.ms": 5,
+        "message.max.bytes": 8 * 1024 * 1024,
+        **extra,
+    }
+
+
+def make_producer(settings: CommonSettings, **extra) -> Producer:
+    return Producer(producer_config(settings, **extra))
+
+
+def make_consumer(settings: CommonSettings, group: str, **extra) -> Consumer:
+    """Consumer that commits only when told to (after the write its offsets stand for)."""
+    return Consumer({
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "group.id": group,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "fetch.message.max.bytes": 8 * 1024 * 1024,
+        "fetch.wait.max.ms": FETCH_WAIT_MS,
+        **GROUP_TIMEOUTS,
+        **extra,
+    })
+
+
+def ensure_topics(settings: CommonSettings) -> None:
+    """Create Vigil's topics with their partition counts (Tansu would auto-create them with 4)."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    topics = settings.topics
+    existing = set(admin.list_topics(timeout=10).topics)
+    wanted = [NewTopic(name, num_partitions=settings.metrics_partitions if name == topics.metrics else 4,
+                       replication_factor=1)
+              for name in topics.all() if name not in existing]
+    if not wanted:
+        return
+    for name, future in admin.create_topics(wanted, operation_timeout=10).items():
+        try:
+            future.result()
+        except KafkaException as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise
+
+
+def delete_topics(settings: CommonSettings) -> None:
+    """Drop a prefix's topics (Tansu keeps everything in memory; tests free theirs)."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    existing = set(admin.list_topics(timeout=10).topics)
+    names = [t for t in existing if t.startswith(settings.topic_prefix + ".")]
+    for future in admin.delete_topics(names, operation_timeout=10).values() if names else []:
+        try:
+            future.result()
+        except KafkaException:
+            pass

@@ -1,0 +1,110 @@
+"""One pydantic-settings class per process, env prefix VIGIL_, read once at the entrypoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.topics import Topics
+
+_CONFIG = SettingsConfigDict(env_prefix="VIGIL_", frozen=True, extra="ignore")
+
+
+class CommonSettings(BaseSettings):
+    """Where the shared servers are; every process reads these."""
+
+    model_config = _CONFIG
+
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    topic_prefix: str = Field("vigil", pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    metrics_partitions: int = Field(4, ge=1, le=1024)
+    postgres_dsn: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:15432/vigil")
+    redis_url: SecretStr = SecretStr("redis://127.0.0.1:16379/0")
+    tsdb_url: str = "http://127.0.0.1:18428"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
+
+
+class IngestSettings(CommonSettings):
+    """`vigil ingest`: every HTTP protocol on one port."""
+
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int = 8090
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="limit after gzip decompression")
+    max_line_bytes: int = Field(64 * 1024, ge=256)
+    max_future_s: int = Field(600, ge=0, description="reject samples stamped further ahead than this")
+    max_past_s: int = Field(7 * 86400, ge=60, description="reject samples older than this")
+    produce_timeout_s: float = Field(10.0, gt=0, description="answer 503 when Kafka has not acked by then")
+    device_label_keys: tuple[str, ...] = ("device", "host")
+    device_cache_ttl_s: int = Field(60, ge=1)
+
+
+class StreamsSettings(CommonSettings):
+    """`vigil streams`: the Faust worker evaluating rules."""
+
+    rules_file: Path = Path("infra/demo/rules.yaml")
+    app_id: str = "vigil-streams"
+    streams_web_port: int = 8091
+    data_dir: Path = Path(".vigil/streams")
+    default_receiver: str = "slack"
+
+
+class SinksSettings(CommonSettings):
+    """`vigil sinks`: metrics → TSDB, alerts and deliveries → Postgres."""
+
+    sinks_health_port: int = 8092
+    batch_max_messages: int = Field(500, ge=1)
+    batch_max_wait_s: float = Field(0.2, gt=0)
+    tsdb_timeout_s: float = Field(10.0, gt=0, description="one TSDB write request, connect + read")
+    tsdb_max_lines_per_write: int = Field(50_000, ge=1, description="split larger batches into several requests")
+    sinks_backoff_initial_s: float = Field(0.5, gt=0, description="first delay before retrying a failed write")
+    sinks_backoff_max_s: float = Field(30.0, gt=0)
+
+
+class NotifierSettings(CommonSettings):
+    """`vigil notifier`: pages through Slack-compatible webhooks."""
+
+    notifier_health_port: int = 8093
+    slack_webhook_url: SecretStr | None = None
+    request_timeout_s: float = Field(5.0, gt=0)
+    max_attempts: int = Field(6, ge=1)
+    backoff_initial_s: float = Field(0.5, gt=0)
+    backoff_max_s: float = Field(30.0, gt=0)
+
+
+class ApiSettings(CommonSettings):
+    """`vigil api`: the analysts' HTTP API."""
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+
+
+class StackSettings(BaseSettings):
+    """The embedded stack: state directory and the port of each server."""
+
+    model_config = _CONFIG
+
+    state_dir: Path = Path(".vigil")
+    kafka_port: int = 19092
+    postgres_port: int = 15432
+    redis_port: int = 16379
+    tsdb_port: int = 18428
+    mqtt_port: int = 11883
+    durable: bool = Field(True, description="fsync Postgres and keep a Redis append-only file")
+
+    def common(self, **overrides) -> dict[str, str]:
+        """VIGIL_* environment that points Vigil processes at this stack."""
+        env = {
+            "VIGIL_KAFKA_BOOTSTRAP": f"127.0.0.1:{self.kafka_port}",
+            "VIGIL_POSTGRES_DSN": f"postgresql://postgres@127.0.0.1:{self.postgres_port}/vigil",
+            "VIGIL_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "VIGIL_TSDB_URL": f"http://127.0.0.1:{self.tsdb_port}",
+        }
+        env.update({f"VIGIL_{k.upper()}": str(v) for k, v in overrides.items()})
+        return env

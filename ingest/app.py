@@ -1,0 +1,78 @@
+"""`vigil ingest`: builds the ingest app (every HTTP protocol on one port) and serves it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from prometheus_client import make_asgi_app
+from psycopg_pool import AsyncConnectionPool
+
+from infra.kafka import ensure_topics, make_producer
+from infra.migrate import migrate
+from infra.settings import IngestSettings
+from ingest.enrich import DeviceRegistry
+from ingest.pipeline import Pipeline
+from ingest.publisher import Publisher
+from ingest.registry import HTTP_ADAPTERS
+from ingest.validate import Limits
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: IngestSettings) -> FastAPI:
+    """The ingest ASGI app; clients (Kafka, Redis, Postgres) open in its lifespan."""
+    state: dict = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        producer = make_producer(settings)
+        publisher = Publisher(producer, settings.topics, settings.metrics_partitions, settings.produce_timeout_s)
+        pool = AsyncConnectionPool(settings.postgres_dsn.get_secret_value(), min_size=1, max_size=4, open=False)
+        await pool.open()
+        redis = aioredis.from_url(settings.redis_url.get_secret_value())
+        registry = DeviceRegistry(pool, redis, settings.topic_prefix, settings.device_label_keys,
+                                  settings.device_cache_ttl_s)
+        limits = Limits(max_future_ms=settings.max_future_s * 1000, max_past_ms=settings.max_past_s * 1000)
+        pipeline = Pipeline(publisher, registry, limits)
+        for name, factory in HTTP_ADAPTERS.items():
+            app.include_router(factory(pipeline, settings))
+            log.info("ingest adapter %s ready", name)
+        state["producer"] = producer
+        yield
+        unsent = await asyncio.to_thread(publisher.close)
+        if unsent:
+            log.error("%d Kafka messages unsent at shutdown", unsent)
+        await redis.aclose()
+        await pool.close()
+
+    app = FastAPI(title="Vigil ingest", lifespan=lifespan,
+                  description="Influx line protocol (v1 /write, v2 /api/v2/write) into Kafka.")
+    app.mount("/metrics", make_asgi_app())
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> JSONResponse:
+        """200 while the Kafka broker answers metadata requests."""
+        try:
+            await asyncio.to_thread(state["producer"].list_topics, timeout=2)
+        except Exception as exc:  # any failure means "not healthy"; the message says which
+            return JSONResponse({"status": "unhealthy", "kafka": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ok", "kafka": "ok"})
+
+    return app
+
+
+def run(settings: IngestSettings) -> None:
+    """Prepare topics and tables, then serve until SIGINT/SIGTERM."""
+    migrate(settings.postgres_dsn.get_secret_value())
+    try:
+        ensure_topics(settings)
+    except Exception as exc:  # Kafka down at start: serve anyway and answer 503 until it is back
+        log.warning("could not create topics (Kafka unreachable?): %s", exc)
+    uvicorn.run(create_app(settings), host=settings.ingest_host, port=settings.ingest_port,
+                log_level="warning", access_log=False)

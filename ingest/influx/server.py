@@ -1,0 +1,102 @@
+"""Influx line protocol over HTTP, answered the way InfluxDB answers it (v1 `/write`, v2 `/api/v2/write`).
+
+https://docs.influxdata.com/influxdb/v2/api/#operation/PostWrite and
+https://docs.influxdata.com/influxdb/v1/tools/api/#write-http-endpoint: 204 when every line was
+written; 400 with a JSON message naming each bad line when some were not (the good ones are
+written: partial acceptance); 413 for an oversized body; 429/503 with Retry-After when Kafka
+can't take the data, so clients retry.
+"""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from infra.retry import RetryableError
+from ingest import metrics
+from ingest.body import BodyError, read_body
+from ingest.influx.parse import parse
+from ingest.pipeline import Pipeline, Problem, Unit
+
+PROTOCOL = "influx"
+MAX_LISTED_PROBLEMS = 100
+
+
+def router(pipeline: Pipeline, max_body_bytes: int, max_line_bytes: int) -> APIRouter:
+    """Routes: POST /write (v1), POST /api/v2/write (v2), GET|HEAD /ping."""
+    routes = APIRouter(tags=["influx"])
+
+    async def write(request: Request, precision: str, v2: bool) -> Response:
+        started = time.monotonic()
+        response = await _write(request, precision, v2)
+        metrics.REQUESTS.labels(PROTOCOL, str(response.status_code)).observe(time.monotonic() - started)
+        return response
+
+    async def _write(request: Request, precision: str, v2: bool) -> Response:
+        try:
+            body = await read_body(request, max_body_bytes)
+        except BodyError as exc:
+            return _error(exc.status, exc.message, v2)
+        if not body.strip():
+            return _error(400, "empty body: no line protocol to write", v2)
+        now_ns = time.time_ns()
+        try:
+            result = parse(body, precision, now_ns, max_line_bytes=max_line_bytes)
+        except ValueError as exc:  # unknown precision
+            return _error(400, str(exc), v2)
+        if result.skipped_string_fields:
+            metrics.FIELDS_SKIPPED.labels(PROTOCOL).inc(result.skipped_string_fields)
+        units = [Unit(f"line {line.number}", line.samples) for line in result.lines]
+        problems = [Problem(f"line {e.number}", e.reason, e.raw) for e in result.errors]
+        source = request.client.host if request.client else "unknown"
+        try:
+            outcome = await pipeline.accept(PROTOCOL, source, units, problems, now_ms=now_ns // 1_000_000)
+        except RetryableError as exc:
+            kind = type(exc).__name__
+            metrics.PUBLISH_FAILURES.labels(PROTOCOL, kind).inc()
+            status = 429 if kind == "Backpressure" else 503
+            return _error(status, f"{exc}; nothing of this request was written, retry it", v2,
+                          retry_after=exc.retry_after or 1)
+        if not outcome.problems:
+            return Response(status_code=204)
+        return _partial(outcome.accepted, outcome.problems, v2)
+
+    @routes.post("/write", status_code=204, summary="InfluxDB 1.x write")
+    async def write_v1(request: Request, db: str = "", precision: str = "ns") -> Response:
+        """Write line protocol the way InfluxDB 1.x does (`db`, `rp` are accepted and ignored)."""
+        return await write(request, precision, v2=False)
+
+    @routes.post("/api/v2/write", status_code=204, summary="InfluxDB 2.x write")
+    async def write_v2(request: Request, bucket: str = "", org: str = "", precision: str = "ns") -> Response:
+        """Write line protocol the way InfluxDB 2.x does (`bucket`, `org` are accepted and ignored)."""
+        return await write(request, precision, v2=True)
+
+    @routes.api_route("/ping", methods=["GET", "HEAD"], status_code=204, summary="InfluxDB ping")
+    async def ping() -> Response:
+        """Answer clients that check the server is an InfluxDB before writing."""
+        return Response(status_code=204, headers={"X-Influxdb-Version": "vigil"})
+
+    return routes
+
+
+def _partial(accepted: int, problems: list[Problem], v2: bool) -> JSONResponse:
+    listed = problems[:MAX_LISTED_PROBLEMS]
+    more = len(problems) - len(listed)
+    detail = "; ".join(f"{p.location}: {p.reason}" for p in listed)
+    if more:
+        detail += f"; and {more} more"
+    message = f"partial write: {len(problems)} line(s) rejected, {accepted} sample(s) written: {detail}"
+    rejected = [{"location": p.location, "reason": p.reason} for p in listed]
+    body = ({"code": "invalid", "message": message, "rejected": rejected} if v2
+            else {"error": message, "rejected": rejected})
+    return JSONResponse(body, status_code=400)
+
+
+def _error(status: int, message: str, v2: bool, retry_after: float | None = None) -> JSONResponse:
+    codes = {400: "invalid", 413: "request too large", 415: "unsupported media type", 429: "too many requests",
+             503: "unavailable"}
+    body = {"code": codes.get(status, "invalid"), "message": message} if v2 else {"error": message}
+    headers = {"Retry-After": str(max(1, round(retry_after)))} if retry_after else None
+    return JSONResponse(body, status_code=status, headers=headers)

@@ -1,0 +1,11 @@
+"""Ingest's self-metrics (Prometheus names in one place; labels are bounded: protocol, kind, code)."""
+
+from prometheus_client import Counter, Histogram
+
+SAMPLES_ACCEPTED = Counter("vigil_ingest_samples_accepted_total", "Samples acknowledged by Kafka", ["protocol"])
+LINES_REJECTED = Counter("vigil_ingest_rejected_total", "Lines/records refused", ["protocol", "kind"])
+FIELDS_SKIPPED = Counter("vigil_ingest_fields_skipped_total", "Non-numeric fields not turned into samples",
+                         ["protocol"])
+REQUESTS = Histogram("vigil_ingest_request_seconds", "Request latency until the answer", ["protocol", "code"],
+                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+PUBLISH_FAILURES = Counter("vigil_ingest_publish_failures_total", "Requests answered 429/503", ["protocol", "reason"])

@@ -1,0 +1,121 @@
+"""The one publisher every adapter hands samples to: MetricBatch per partition → Kafka, acked.
+
+A call returns only after the broker acknowledged every batch (acks=all, idempotent producer),
+so an adapter answers 2xx only for data that is in Kafka. When the producer's queue is full it
+raises Backpressure (→ 429); when the broker does not ack in time, KafkaUnavailable (→ 503).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from infra.retry import RetryableError
+from schemas import codec
+from schemas.records import MetricBatch, Reject, Sample
+from schemas.series_id import partition_for
+from schemas.topics import Topics
+
+
+class Backpressure(RetryableError):
+    """The producer's local queue is full: the sender should retry after a short pause."""
+
+
+class KafkaUnavailable(RetryableError):
+    """The broker did not acknowledge in time or refused the batch."""
+
+
+class Publisher:
+    """Groups samples by partition, encodes one MetricBatch each, produces and awaits the acks."""
+
+    def __init__(self, producer: Producer, topics: Topics, partitions: int, timeout_s: float) -> None:
+        self._producer = producer
+        self._topics = topics
+        self._partitions = partitions
+        self._timeout_s = timeout_s
+        self._batch_codec = codec.metric_batch()
+        self._reject_codec = codec.reject()
+        self._running = True
+        self._poller = threading.Thread(target=self._poll, name="kafka-delivery-reports", daemon=True)
+        self._poller.start()
+
+    def _poll(self) -> None:
+        # Delivery reports are served by poll(); a dedicated thread keeps the event loop free.
+        while self._running:
+            self._producer.poll(0.05)
+
+    async def publish(self, samples: list[Sample], source: str, accepted_at_ms: int) -> int:
+        """Publish samples (series_id already set); returns how many; raises on backpressure/outage."""
+        by_partition: dict[int, list[Sample]] = {}
+        partitions = self._partitions
+        for sample in samples:
+            p = partition_for(sample["series_id"], partitions)
+            group = by_partition.get(p)
+            if group is None:
+                by_partition[p] = [sample]
+            else:
+                group.append(sample)
+        messages = []
+        for p, group in by_partition.items():
+            batch: MetricBatch = {"partition": p, "source": source, "accepted_at_ms": accepted_at_ms,
+                                  "samples": group}
+            messages.append((p, str(p).encode(), self._batch_codec.encode(batch)))
+        await self._produce(self._topics.metrics, messages)
+        return len(samples)
+
+    async def publish_rejects(self, rejects: list[Reject]) -> None:
+        """Put refused input on the dead-letter topic, keyed by source."""
+        messages = [(None, r["source"].encode(), self._reject_codec.encode(r)) for r in rejects]
+        await self._produce(self._topics.rejects, messages)
+
+    async def _produce(self, topic: str, messages: list[tuple[int | None, bytes, bytes]]) -> None:
+        if not messages:
+            return
+        loop = asyncio.get_running_loop()
+        futures = []
+        for partition, key, value in messages:
+            future = loop.create_future()
+
+            def on_delivery(err, _msg, future=future) -> None:
+                loop.call_soon_threadsafe(_settle, future, err)
+
+            try:
+                if partition is None:
+                    self._producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+                else:
+                    self._producer.produce(topic, value=value, key=key, partition=partition,
+                                           on_delivery=on_delivery)
+            except BufferError:
+                raise Backpressure("Kafka producer queue is full", retry_after=1) from None
+            except KafkaException as exc:
+                raise KafkaUnavailable(f"Kafka refused the batch: {exc}", retry_after=5) from None
+            futures.append(future)
+        started = time.monotonic()
+        try:
+            await asyncio.wait_for(asyncio.gather(*futures), timeout=self._timeout_s)
+        except TimeoutError:
+            raise KafkaUnavailable(
+                f"Kafka did not acknowledge within {self._timeout_s:.0f}s", retry_after=5) from None
+        except KafkaException as exc:
+            raise KafkaUnavailable(f"Kafka did not take the batch: {exc.args[0]}", retry_after=5) from None
+        finally:
+            self.last_ack_s = time.monotonic() - started
+
+    def close(self, timeout_s: float = 10.0) -> int:
+        """Flush what is queued, stop the report thread; returns the number of messages still unsent."""
+        remaining = self._producer.flush(timeout_s)
+        self._running = False
+        self._poller.join(timeout=1)
+        return remaining
+
+
+def _settle(future: asyncio.Future, err: KafkaError | None) -> None:
+    if future.done():
+        return
+    if err is None:
+        future.set_result(None)
+    else:
+        future.set_exception(KafkaException(err))

@@ -1,0 +1,1 @@
+"""The notifier: notifications → receivers (Slack-compatible webhooks), once each, with retries."""

@@ -1,0 +1,1 @@
+"""Slack incoming webhooks (and anything that speaks their JSON: Mattermost, Rocket.Chat, …)."""

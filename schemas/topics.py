@@ -1,0 +1,39 @@
+"""Every Kafka topic name Vigil uses, built from one configurable prefix (no literals elsewhere)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic names under a prefix: `Topics("vigil").metrics == "vigil.metrics.v1"`."""
+
+    prefix: str = "vigil"
+
+    def _name(self, stem: str) -> str:
+        return f"{self.prefix}.{stem}.v1"
+
+    @property
+    def metrics(self) -> str:
+        return self._name("metrics")
+
+    @property
+    def rejects(self) -> str:
+        return self._name("rejects")
+
+    @property
+    def alerts(self) -> str:
+        return self._name("alerts")
+
+    @property
+    def notifications(self) -> str:
+        return self._name("notifications")
+
+    @property
+    def deliveries(self) -> str:
+        return self._name("deliveries")
+
+    def all(self) -> list[str]:
+        """The topics this release reads or writes."""
+        return [self.metrics, self.rejects, self.alerts, self.notifications, self.deliveries]

@@ -1,0 +1,1 @@
+"""Faust stream processors: rule evaluation (metrics → alerts) and routing (alerts → notifications)."""

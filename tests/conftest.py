@@ -1,0 +1,28 @@
+"""Session fixtures: one embedded stack on free ports; each test gets its own prefix and database."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests.kafka_io import close_readers
+from tests.harness import VigilEnv, drop_env, new_env, start_test_stack
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """The test session's embedded stack (Tansu, Postgres, Redis, VictoriaMetrics, Mosquitto)."""
+    stack = start_test_stack()
+    yield stack.settings
+    stack.down(only_started=True)
+    shutil.rmtree(stack.settings.state_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def vigil_env(stack) -> VigilEnv:
+    """A topic prefix, database and VIGIL_* environment of this test's own."""
+    env = new_env(stack)
+    yield env
+    close_readers()
+    drop_env(env)

@@ -1,0 +1,71 @@
+"""Rule files: what loads, and errors that point at the file, rule and field."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.route import to_notification
+from streams.rules import RuleError, load_rules, parse_duration
+from streams.template import render
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "rules.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_demo_rules_load():
+    index = load_rules(__import__("pathlib").Path("infra/demo/rules.yaml"))
+    assert [r.id for r in index.for_metric("cpu_usage_user")] == ["high-cpu"]
+
+
+def test_durations():
+    assert parse_duration("90s") == 90 and parse_duration("5m") == 300 and parse_duration("1h30m") == 5400
+    assert parse_duration("250ms") == 0.25 and parse_duration(12) == 12
+    for bad in ("-5s", "5 minutes", "", "m"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+    with pytest.raises(ValueError):
+        parse_duration(-1)
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("rules:\n - {id: a, alert: A, metric: 'cpu usage', op: '>', threshold: 1}", "metric: Value error, 'cpu usage' is not a valid metric name"),
+    ("rules:\n - {id: a, alert: A, metric: cpu, op: '=>', threshold: 1}", "rules[0] (a): op:"),
+    ("rules:\n - {id: a, alert: A, metric: cpu, op: '>', threshold: high}", "threshold:"),
+    ("rules:\n - {id: a, alert: A, metric: cpu, op: '>', threshold: 1, for: -5s}", "for:"),
+    ("rules:\n - {id: a, alert: A, metric: cpu, op: '>', threshold: 1, annotations: {s: '{{ $labls.x }}'}}", "template of 's'"),
+    ("rules:\n - {id: a, alert: A, metric: cpu, op: '>', threshold: 1, treshold: 2}", "treshold: Extra inputs"),
+    ("rules:\n - {id: a, alert: A, metric: cpu, op: '>', threshold: 1}\n - {id: a, alert: B, metric: cpu, op: '>', threshold: 1}", "rules[1] (a): id: 'a' is used"),
+    ("rules: [", "not valid YAML"),
+    ("- just a list", "expected a mapping with a 'rules:' list"),
+])
+def test_bad_rules_name_the_field(tmp_path, body, expected):
+    path = write(tmp_path, body)
+    with pytest.raises(RuleError) as err:
+        load_rules(path)
+    assert str(path) in str(err.value)
+    assert expected in str(err.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(RuleError, match="cannot read rules file"):
+        load_rules(tmp_path / "nope.yaml")
+
+
+def test_templates_render_labels_and_value():
+    assert render("{{ $labels.host }} is {{$value}}%", {"host": "web-3"}, 97.25) == "web-3 is 97.25%"
+    assert render("{{ $labels.missing }}!", {}, 1) == "!"
+
+
+def test_notifications_for_firing_and_resolved_only():
+    event = {"fingerprint": "ab" * 8, "sequence": 1, "status": "FIRING", "rule_id": "r", "rule_version": 1,
+             "alertname": "HighCPU", "labels": {"alertname": "HighCPU", "host": "web-3", "severity": "page"},
+             "annotations": {"summary": "hot"}, "value": 97.0, "series_id": 1, "starts_at_ms": 0,
+             "ends_at_ms": None, "event_time_ms": 5}
+    note = to_notification(event, "slack", 10)
+    assert note["action"] == "TRIGGER" and note["title"] == "[FIRING] HighCPU host=web-3"
+    assert note["text"] == "hot" and note["severity"] == "page" and note["dedup_key"] == event["fingerprint"]
+    assert to_notification({**event, "status": "RESOLVED"}, "slack", 10)["action"] == "RESOLVE"
+    assert to_notification({**event, "status": "PENDING"}, "slack", 10) is None
