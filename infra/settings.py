@@ -83,6 +83,9 @@ class ApiSettings(CommonSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8080
+    api_db_pool_size: int = Field(10, ge=1, le=200)
+    api_db_timeout_s: float = Field(5.0, gt=0, description="wait this long for a Postgres connection, then 503")
+    api_tsdb_timeout_s: float = Field(30.0, gt=0, description="one time-series query, connect + read")
 
 
 class StackSettings(BaseSettings):

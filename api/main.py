@@ -1,0 +1,54 @@
+"""`vigil api`: builds the analysts' API (alerts from Postgres, metrics from the TSDB) and serves it."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+import httpx
+import uvicorn
+from fastapi import Depends, FastAPI, Request
+from prometheus_client import make_asgi_app
+from psycopg_pool import AsyncConnectionPool
+
+from api import errors
+from api.routes import ROUTERS
+from infra.settings import ApiSettings
+
+STATEMENT_TIMEOUT_MS = 10_000
+
+
+async def _no_nul_bytes(request: Request) -> None:
+    """Postgres text can't hold NUL: refuse it in any parameter instead of failing the query."""
+    for name, value in request.query_params.multi_items():
+        if "\x00" in value or "\x00" in name:
+            raise errors.BadParam("query", name.replace("\x00", "\\0")[:80], "contains a NUL byte")
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    """The API's ASGI app; the Postgres pool and the TSDB client open in its lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.pool = AsyncConnectionPool(
+            settings.postgres_dsn.get_secret_value(), min_size=1, max_size=settings.api_db_pool_size, open=False,
+            timeout=settings.api_db_timeout_s, check=AsyncConnectionPool.check_connection,
+            kwargs={"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}", "autocommit": True})
+        await app.state.pool.open(wait=False)  # serve (and answer 503) even while Postgres is down
+        app.state.tsdb = httpx.AsyncClient(base_url=settings.tsdb_url, timeout=settings.api_tsdb_timeout_s)
+        yield
+        await app.state.tsdb.aclose()
+        await app.state.pool.close()
+
+    app = FastAPI(title="Vigil API", version="1", lifespan=lifespan, dependencies=[Depends(_no_nul_bytes)],
+                  description="Alerts (from Postgres) and metrics (from the time-series store) for analysts.")
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/metrics", make_asgi_app())
+    return app
+
+
+def run(settings: ApiSettings) -> None:
+    """Serve until SIGINT/SIGTERM."""
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
+                log_level="warning", access_log=False)

@@ -1,0 +1,5 @@
+"""One APIRouter per resource; `ROUTERS` is the list main.py includes."""
+
+from api.routes import alerts, health, metrics
+
+ROUTERS = [health.router, alerts.router, metrics.router]

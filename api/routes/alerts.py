@@ -1,0 +1,120 @@
+"""`/api/v1/alerts`: current alerts from Postgres, filtered and paged by keyset; one alert in detail."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from api import cursor as cursors
+from api.deps import DbDep
+from api.errors import BadParam
+from api.models import AlertDetail, AlertPage, AlertStatus
+from api.promql import LABEL_NAME
+
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+
+MAX_FILTERS = 20
+MAX_FILTER_CHARS = 1024
+MAX_NAME_CHARS = 200
+_ALERT_COLUMNS = sql.SQL(", ").join(map(sql.Identifier, (
+    "fingerprint", "rule_id", "rule_version", "alertname", "status", "severity", "labels", "annotations",
+    "value", "sequence", "starts_at", "ends_at", "updated_at")))
+_PAGE = sql.SQL("SELECT {columns} FROM alerts WHERE {where} ORDER BY updated_at DESC, fingerprint DESC LIMIT %s")
+_DETAIL = sql.SQL("SELECT {columns} FROM alerts WHERE fingerprint = %s")
+_HISTORY = ("SELECT sequence, status, value, labels, annotations, event_time, recorded_at "
+            "FROM alert_events WHERE fingerprint = %s ORDER BY sequence")
+_DELIVERIES = ("SELECT receiver, action, sequence, attempt, status, http_status, response, latency_ms, attempted_at "
+               "FROM deliveries WHERE fingerprint = %s ORDER BY attempted_at, attempt")
+
+
+def _finite(row: dict) -> dict:
+    """Rows with a NaN/Inf value answer null: JSON has no such numbers."""
+    if row.get("value") is not None and not math.isfinite(row["value"]):
+        row["value"] = None
+    return row
+
+
+def _statuses(values: list[str]) -> list[str]:
+    try:
+        return sorted({AlertStatus(value.upper()).value for value in values})
+    except ValueError:
+        allowed = ", ".join(s.value.lower() for s in AlertStatus)
+        bad = next(v for v in values if v.upper() not in AlertStatus.__members__)
+        raise BadParam("query", "status", f"{bad[:40]!r} is not one of {allowed}") from None
+
+
+def _label_filters(values: list[str]) -> list[dict[str, str]]:
+    filters = []
+    for text in values:
+        name, sep, value = text.partition("=")
+        if not sep or not LABEL_NAME.fullmatch(name):
+            raise BadParam("query", "label", f"{text[:80]!r} is not name=value with a label name [a-zA-Z_][a-zA-Z0-9_]*")
+        if len(value) > MAX_FILTER_CHARS:
+            raise BadParam("query", "label", f"value of {name} is longer than {MAX_FILTER_CHARS} characters")
+        filters.append({name: value})
+    return filters
+
+
+@router.get("", response_model=AlertPage)
+async def list_alerts(
+    pool: DbDep,
+    status: Annotated[list[str], Query(description="pending, firing or resolved; repeat for several")] = [],
+    severity: Annotated[list[str], Query(description="repeat for several")] = [],
+    alertname: Annotated[str | None, Query(max_length=MAX_NAME_CHARS)] = None,
+    label: Annotated[list[str], Query(description="name=value; every one must match",
+                                      examples=["host=web-9"])] = [],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> AlertPage:
+    """Alerts, most recently changed first."""
+    if len(status) + len(severity) + len(label) > MAX_FILTERS:
+        raise BadParam("query", "label", f"at most {MAX_FILTERS} filters in one request")
+    where, args = [sql.SQL("TRUE")], []
+    if status:
+        where.append(sql.SQL("status = ANY(%s)"))
+        args.append(_statuses(status))
+    if severity:
+        if any(len(value) > MAX_NAME_CHARS for value in severity):
+            raise BadParam("query", "severity", f"longer than {MAX_NAME_CHARS} characters")
+        where.append(sql.SQL("severity = ANY(%s)"))
+        args.append(severity)
+    if alertname is not None:
+        where.append(sql.SQL("alertname = %s"))
+        args.append(alertname)
+    for matcher in _label_filters(label):
+        where.append(sql.SQL("labels @> %s"))
+        args.append(Jsonb(matcher))
+    if cursor is not None:
+        where.append(sql.SQL("(updated_at, fingerprint) < (%s, %s)"))
+        args.extend(cursors.decode(cursor))
+    query = _PAGE.format(columns=_ALERT_COLUMNS, where=sql.SQL(" AND ").join(where))
+    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(query, [*args, limit + 1])
+        rows = [_finite(row) for row in await cur.fetchall()]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = cursors.encode(rows[-1]["updated_at"], rows[-1]["fingerprint"]) if more else None
+    return AlertPage(items=rows, next_cursor=next_cursor)
+
+
+@router.get("/{fingerprint}", response_model=AlertDetail, responses={404: {"description": "no such alert"}})
+async def get_alert(
+    pool: DbDep,
+    fingerprint: Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="16 lower-case hex digits")],
+) -> AlertDetail:
+    """One alert with its transitions (oldest first) and the delivery attempts of its pages."""
+    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(_DETAIL.format(columns=_ALERT_COLUMNS), (fingerprint,))
+        alert = await cur.fetchone()
+        if alert is None:
+            raise HTTPException(404, f"no alert with fingerprint {fingerprint}")
+        await cur.execute(_HISTORY, (fingerprint,))
+        history = [_finite(row) for row in await cur.fetchall()]
+        await cur.execute(_DELIVERIES, (fingerprint,))
+        deliveries = await cur.fetchall()
+    return AlertDetail(**_finite(alert), history=history, deliveries=deliveries)
