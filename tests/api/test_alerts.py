@@ -115,7 +115,7 @@ def test_detail_has_history_in_order_and_deliveries(api, seeded):
                           T0, T0 + timedelta(seconds=seq)))
         conn.execute("""INSERT INTO deliveries (dedup_key, receiver, action, sequence, attempt, fingerprint, status,
                         http_status, response, latency_ms, attempted_at)
-                        VALUES ('k', 'slack', 'TRIGGER', 1, 1, %s, 'RETRY', 503, 'busy', 12.5, %s),
+                        VALUES ('k', 'slack', 'TRIGGER', 1, 1, %s, 'RETRYING', 503, 'busy', 12.5, %s),
                                ('k', 'slack', 'TRIGGER', 1, 2, %s, 'DELIVERED', 200, 'ok', 8.0, %s)""",
                      (alert["fingerprint"], T0, alert["fingerprint"], T0 + timedelta(seconds=1)))
     detail = api.http.get(f"/api/v1/alerts/{alert['fingerprint']}").json()
@@ -123,7 +123,7 @@ def test_detail_has_history_in_order_and_deliveries(api, seeded):
     assert [(h["sequence"], h["status"], h["value"]) for h in detail["history"]] == [
         (1, "FIRING", 97.5), (2, "RESOLVED", None)]  # NaN answers null: JSON has no NaN
     assert [(d["attempt"], d["status"], d["http_status"]) for d in detail["deliveries"]] == [
-        (1, "RETRY", 503), (2, "DELIVERED", 200)]
+        (1, "RETRYING", 503), (2, "DELIVERED", 200)]
 
 
 def test_unknown_alert_is_404_with_a_message(api, seeded):
