@@ -11,6 +11,7 @@ from prometheus_client import make_asgi_app
 from psycopg_pool import AsyncConnectionPool
 
 from api import errors
+from api.metrics import RequestMetrics
 from api.routes import ROUTERS
 from infra.settings import ApiSettings
 
@@ -42,6 +43,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app = FastAPI(title="Vigil API", version="1", lifespan=lifespan, dependencies=[Depends(_no_nul_bytes)],
                   description="Alerts (from Postgres) and metrics (from the time-series store) for analysts.")
     errors.install(app)
+    app.add_middleware(RequestMetrics)
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/metrics", make_asgi_app())

@@ -9,6 +9,7 @@ take a split()-based fast path; the rest go through an escape-aware scanner.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -54,31 +55,21 @@ class ParseResult:
     skipped_string_fields: int = 0
 
 
-def metric_name(measurement: str, field_key: str, _cache: dict = {}) -> str:  # noqa: B006 (deliberate cache)
+def _prometheus_name(text: str, bad_char: re.Pattern) -> str:
+    name = bad_char.sub("_", text)
+    return "_" + name if name[0].isdigit() else name
+
+
+@functools.lru_cache(maxsize=100_000)  # names repeat on every line; the C cache is cheaper than the regex
+def metric_name(measurement: str, field_key: str) -> str:
     """`{measurement}_{field}` with characters outside [a-zA-Z0-9_:] replaced by `_`."""
-    key = (measurement, field_key)
-    name = _cache.get(key)
-    if name is None:
-        name = _BAD_METRIC_CHAR.sub("_", f"{measurement}_{field_key}")
-        if name[0].isdigit():
-            name = "_" + name
-        if len(_cache) > 100_000:
-            _cache.clear()
-        _cache[key] = name
-    return name
+    return _prometheus_name(f"{measurement}_{field_key}", _BAD_METRIC_CHAR)
 
 
-def label_name(key: str, _cache: dict = {}) -> str:  # noqa: B006 (deliberate cache)
+@functools.lru_cache(maxsize=100_000)
+def label_name(key: str) -> str:
     """A tag key made a valid Prometheus label name."""
-    name = _cache.get(key)
-    if name is None:
-        name = _BAD_LABEL_CHAR.sub("_", key)
-        if name[0].isdigit():
-            name = "_" + name
-        if len(_cache) > 100_000:
-            _cache.clear()
-        _cache[key] = name
-    return name
+    return _prometheus_name(key, _BAD_LABEL_CHAR)
 
 
 def parse(payload: bytes, precision: str = "ns", now_ns: int = 0,

@@ -171,3 +171,13 @@ def test_malformed_fingerprints_are_422_or_404_never_5xx(api, seeded, path):
     assert answer.status_code in (404, 422), answer.text
     if answer.status_code == 422:
         assert answer.json()["detail"].startswith("fingerprint: ")
+
+
+def test_requests_are_counted_by_route_template_and_status(api, seeded):
+    api.http.get(f"/api/v1/alerts/{seeded[1]['fingerprint']}")
+    api.http.get("/api/v1/alerts", params={"limit": "x"})
+    api.http.get("/no/such/path")
+    text = api.http.get("/metrics/").text
+    assert 'vigil_api_request_seconds_count{method="GET",route="/api/v1/alerts/{fingerprint}",status="200"}' in text
+    assert 'vigil_api_request_seconds_count{method="GET",route="/api/v1/alerts",status="422"}' in text
+    assert 'vigil_api_request_seconds_count{method="GET",route="unmatched",status="404"}' in text
