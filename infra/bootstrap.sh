@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBS="postgresql redis-server victoria-metrics mosquitto mosquitto-clients docker-compose"
+DEBS="$DEBS prometheus prometheus-node-exporter"  # real remote-write and scrape peers for the tests
 python3 -c 'import ensurepip' 2>/dev/null || DEBS="$DEBS python3-venv"
 
 missing=""

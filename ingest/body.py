@@ -18,6 +18,17 @@ class BodyError(Exception):
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
     """The (decompressed) body; BodyError 413 past `max_bytes`, 400 on corrupt gzip, 415 on unknown encoding."""
+    raw = await read_raw_body(request, max_bytes)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    if encoding == "gzip":
+        return gunzip(raw, max_bytes)
+    raise BodyError(415, f"Content-Encoding '{encoding}' is not supported; use gzip or identity")
+
+
+async def read_raw_body(request: Request, max_bytes: int) -> bytes:
+    """The body as sent (still compressed); BodyError 413 once it passes `max_bytes`."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise BodyError(413, f"request body is {int(declared)} bytes; the limit is {max_bytes} bytes")
@@ -28,13 +39,7 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
         if size > max_bytes:
             raise BodyError(413, f"request body exceeds the limit of {max_bytes} bytes")
         chunks.append(chunk)
-    raw = b"".join(chunks)
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
-    if encoding in ("", "identity"):
-        return raw
-    if encoding == "gzip":
-        return gunzip(raw, max_bytes)
-    raise BodyError(415, f"Content-Encoding '{encoding}' is not supported; use gzip or identity")
+    return b"".join(chunks)
 
 
 def gunzip(raw: bytes, max_bytes: int) -> bytes:

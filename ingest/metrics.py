@@ -6,6 +6,8 @@ SAMPLES_ACCEPTED = Counter("vigil_ingest_samples_accepted_total", "Samples ackno
 LINES_REJECTED = Counter("vigil_ingest_rejected_total", "Lines/records refused", ["protocol", "kind"])
 FIELDS_SKIPPED = Counter("vigil_ingest_fields_skipped_total", "Non-numeric fields not turned into samples",
                          ["protocol"])
+SAMPLES_SKIPPED = Counter("vigil_ingest_samples_skipped_total",
+                          "Samples dropped on purpose, not refused (staleness markers, NaN)", ["protocol", "reason"])
 REQUESTS = Histogram("vigil_ingest_request_seconds", "Request latency until the answer", ["protocol", "code"],
                      buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 PUBLISH_FAILURES = Counter("vigil_ingest_publish_failures_total", "Requests answered 429/503", ["protocol", "reason"])

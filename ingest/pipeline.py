@@ -51,14 +51,14 @@ class Pipeline:
         self.series_ids = SeriesIds()
 
     async def accept(self, protocol: str, source: str, units: list[Unit], problems: list[Problem],
-                     now_ms: int | None = None) -> Outcome:
+                     now_ms: int | None = None, limits: Limits | None = None) -> Outcome:
         """Validate each unit, publish the good samples (awaiting Kafka's ack), dead-letter the rest.
 
         Raises Backpressure/KafkaUnavailable (retryable) when Kafka can't take the batch: then
         nothing of the request counts as accepted and the sender must retry it whole.
         """
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-        limits = self.limits
+        limits = limits or self.limits
         good: list[Sample] = []
         problems = list(problems)
         # Samples of one line or series share their labels dict: check and key each dict once.

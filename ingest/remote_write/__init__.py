@@ -1,0 +1,1 @@
+"""Prometheus remote write 1.0 (`POST /api/v1/write`)."""

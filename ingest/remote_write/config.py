@@ -1,0 +1,16 @@
+"""Constants of the remote write adapter: the spec's headers and the staleness marker."""
+
+from __future__ import annotations
+
+import struct
+
+# https://prometheus.io/docs/specs/remote_write_spec/#protocol
+CONTENT_TYPE = "application/x-protobuf"
+PROTO_V1 = "prometheus.WriteRequest"
+PROTO_V2 = "io.prometheus.write.v2.Request"
+VERSION_HEADER = "X-Prometheus-Remote-Write-Version"
+
+# Prometheus marks a series that disappeared with this NaN bit pattern (value/value.go,
+# StaleNaN). It must never become a stored sample or feed a rule.
+STALE_NAN_BITS = 0x7FF0000000000002
+STALE_NAN_BYTES = struct.pack("<Q", STALE_NAN_BITS)

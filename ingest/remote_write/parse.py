@@ -1,0 +1,120 @@
+"""Prometheus remote write 1.0 → samples: pure, one unit per time series, bad series reported.
+
+Spec: https://prometheus.io/docs/specs/remote_write_spec/ — the body is a snappy (block format)
+compressed `prometheus.WriteRequest`. Each TimeSeries carries its labels (`__name__` is the metric
+name) and samples. Classic histograms and summaries already arrive as their `_bucket{le}`,
+`_sum`, `_count` and `{quantile}` series, so they need nothing special. Staleness markers and
+other NaNs are skipped and counted (they are not values a rule or the TSDB can use); exemplars
+and metadata are ignored; native histograms (field 4) are not declared and are skipped.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass, field
+
+import cramjam
+from google.protobuf.message import DecodeError
+
+from ingest.remote_write.config import STALE_NAN_BYTES
+from ingest.remote_write.prompb.remote_pb2 import WriteRequest
+from schemas.records import Sample
+
+NAME_LABEL = "__name__"
+RAW_CHARS = 1024
+
+
+class PayloadError(ValueError):
+    """The body as a whole is unusable (not snappy, not a WriteRequest, too large)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(slots=True)
+class SeriesError:
+    """One refused time series: where it is (`timeseries[3] up`), why, and its labels as text."""
+
+    location: str
+    reason: str
+    raw: bytes
+
+
+@dataclass(slots=True)
+class ParsedSeries:
+    """One accepted time series: where it is and its samples (sharing one labels dict)."""
+
+    location: str
+    samples: list[Sample]
+
+
+@dataclass(slots=True)
+class ParseResult:
+    """Good series, refused series, and the samples skipped on purpose (by reason)."""
+
+    series: list[ParsedSeries] = field(default_factory=list)
+    errors: list[SeriesError] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+def decompress(body: bytes, max_bytes: int) -> bytes:
+    """Snappy block format → bytes, refusing output over `max_bytes` before allocating it."""
+    try:
+        size = cramjam.snappy.decompress_raw_len(body)
+    except cramjam.DecompressionError as exc:
+        raise PayloadError(400, f"body is not snappy (block format) compressed: {exc}") from None
+    if size > max_bytes:
+        raise PayloadError(413, f"decompressed body would be {size} bytes; the limit is {max_bytes} bytes")
+    try:
+        return bytes(cramjam.snappy.decompress_raw(body))
+    except cramjam.DecompressionError as exc:
+        raise PayloadError(400, f"body is not valid snappy (block format): {exc}") from None
+
+
+def _identity(labels: dict[str, str]) -> bytes:
+    name = labels.get(NAME_LABEL, "")
+    inner = ",".join(f'{k}="{v}"' for k, v in labels.items() if k != NAME_LABEL)
+    return f"{name}{{{inner}}}"[:RAW_CHARS].encode()
+
+
+def parse(payload: bytes) -> ParseResult:
+    """Decode a (decompressed) WriteRequest into samples, one unit per time series."""
+    request = WriteRequest()
+    try:
+        request.ParseFromString(payload)
+    except DecodeError as exc:
+        raise PayloadError(400, f"body is not a prometheus.WriteRequest protobuf: {exc}") from None
+    result = ParseResult()
+    skipped = result.skipped
+    for index, series in enumerate(request.timeseries):
+        labels: dict[str, str] = {}
+        duplicate = None
+        for label in series.labels:
+            key = label.name
+            if key in labels:
+                duplicate = key
+            value = label.value
+            if value:  # Prometheus treats an empty label value as the label being absent
+                labels[key] = value
+        name = labels.pop(NAME_LABEL, None)
+        if duplicate is not None or not name:
+            reason = (f"label '{duplicate[:80]}' appears twice" if duplicate is not None
+                      else "series has no __name__ label")
+            result.errors.append(SeriesError(f"timeseries[{index}] {name or ''}".rstrip(), reason,
+                                             _identity({NAME_LABEL: name or "", **labels})))
+            continue
+        samples: list[Sample] = []
+        for point in series.samples:
+            value = point.value
+            if math.isnan(value):
+                reason = "stale" if struct.pack("<d", value) == STALE_NAN_BYTES else "nan"
+                skipped[reason] = skipped.get(reason, 0) + 1
+                continue
+            samples.append({"series_id": 0, "name": name, "labels": labels, "value": value,
+                            "timestamp_ms": point.timestamp})
+        if samples:
+            result.series.append(ParsedSeries(f"timeseries[{index}] {name}", samples))
+    return result
+

@@ -1,0 +1,1 @@
+"""StatsD / DogStatsD: a pure line parser and a flush-interval aggregator (no sockets here)."""

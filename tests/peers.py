@@ -1,0 +1,40 @@
+"""Real third-party peers for ingest tests: Debian's Prometheus and node-exporter as local processes."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from infra.process import ManagedProcess
+from tests.harness import free_port, wait_http
+
+
+def _which(program: str) -> str:
+    path = shutil.which(program)
+    if path is None:  # a missing peer fails the test (STYLE.md): install it, don't skip
+        raise AssertionError(f"{program} is not installed; `make test` installs it (infra/bootstrap.sh)")
+    return path
+
+
+def start_node_exporter(state: Path) -> tuple[ManagedProcess, int]:
+    """prometheus-node-exporter on a free port; returns it and the port."""
+    port = free_port()
+    proc = ManagedProcess(name="node-exporter", log_path=state / "node-exporter.log",
+                          pid_path=state / "node-exporter.pid",
+                          argv=[_which("prometheus-node-exporter"), f"--web.listen-address=127.0.0.1:{port}",
+                                "--no-collector.systemd"])
+    proc.start(attached=True)
+    wait_http(f"http://127.0.0.1:{port}/metrics", proc)
+    return proc, port
+
+
+def start_prometheus(state: Path, config: str, port: int) -> ManagedProcess:
+    """Prometheus on `port` with `config` (YAML text) and its own TSDB under `state`."""
+    (state / "prometheus.yml").write_text(config)
+    proc = ManagedProcess(name="prometheus", log_path=state / "prometheus.log", pid_path=state / "prometheus.pid",
+                          argv=[_which("prometheus"), f"--config.file={state / 'prometheus.yml'}",
+                                f"--storage.tsdb.path={state / 'prom'}", f"--web.listen-address=127.0.0.1:{port}",
+                                "--storage.remote.flush-deadline=1s"])
+    proc.start(attached=True)
+    wait_http(f"http://127.0.0.1:{port}/-/ready", proc)
+    return proc
