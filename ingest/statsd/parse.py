@@ -246,6 +246,8 @@ def _tags(text: str) -> tuple[tuple[str, str], ...]:
 
 def format_metric(metric: Metric) -> str:
     """The DogStatsD line of one Metric (the inverse of parse, for clients and tests)."""
+    # A non-delta gauge below zero has no one-line form ('-5|g' means "subtract 5"); statsd's advice
+    # is to send 'g:0|g' first, then the delta.
     value = metric.value
     if isinstance(value, str):
         text = value

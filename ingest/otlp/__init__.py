@@ -1,0 +1,1 @@
+"""OTLP/HTTP metrics (`POST /v1/metrics`, protobuf and JSON)."""

@@ -1,0 +1,221 @@
+"""OTLP metrics → samples: pure, one unit per data point, bad points named with their path.
+
+Spec: https://opentelemetry.io/docs/specs/otlp/#otlphttp (the body is an
+ExportMetricsServiceRequest, protobuf or JSON) and the Prometheus compatibility mapping
+https://opentelemetry.io/docs/specs/otel/compatibility/prometheus_and_openmetrics/:
+- Gauge → one series; Sum → a counter (`_total`) when monotonic, else a gauge;
+- Histogram (explicit buckets) → `_bucket{le=…}` (cumulative, `+Inf` = count), `_sum`, `_count`;
+- ExponentialHistogram → the same three, with one `le` per populated bucket: a positive bucket
+  of index i has upper bound base^(i+1), a negative one -base^i, the zero bucket zero_threshold
+  (base = 2^(2^-scale)), so PromQL's histogram_quantile works on it unchanged;
+- Summary → `{quantile=…}`, `_sum`, `_count`.
+Delta points are marked so the server turns them into cumulative values (ingest/otlp/cumulative.py).
+Points flagged "no recorded value" (OTel's staleness) are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.metrics.v1.metrics_pb2 import AGGREGATION_TEMPORALITY_DELTA
+
+from ingest.otlp.config import TARGET_INFO
+from ingest.otlp.translate import attributes, metric_name, resource_labels
+from schemas.records import Sample
+
+NO_RECORDED_VALUE = 1  # DataPointFlags.DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK
+MAX_BUCKETS = 1_000
+RAW_CHARS = 1024
+
+
+class PayloadError(ValueError):
+    """The body as a whole is unusable (not protobuf/JSON of the right message)."""
+
+
+@dataclass(slots=True)
+class ParsedPoint:
+    """One accepted data point: its path in the request, its samples, and whether it is a delta."""
+
+    location: str
+    samples: list[Sample]
+    delta: bool = False
+
+
+@dataclass(slots=True)
+class PointError:
+    """One refused data point (or metric): where it is and why."""
+
+    location: str
+    reason: str
+    points: int = 1
+
+
+@dataclass(slots=True)
+class ParseResult:
+    """Good points, refused points, and points skipped on purpose (by reason)."""
+
+    points: list[ParsedPoint] = field(default_factory=list)
+    errors: list[PointError] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+def decode(body: bytes, is_json: bool) -> ExportMetricsServiceRequest:
+    """The request message from a protobuf or JSON body; PayloadError naming the problem."""
+    request = ExportMetricsServiceRequest()
+    if not is_json:
+        try:
+            request.ParseFromString(body)
+        except DecodeError as exc:
+            raise PayloadError(f"body is not an ExportMetricsServiceRequest protobuf: {exc}") from None
+        return request
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PayloadError(f"body is not JSON: {exc}") from None
+    except RecursionError:
+        raise PayloadError("body is not JSON this server reads: nested too deeply") from None
+    if not isinstance(document, dict):
+        raise PayloadError("body is JSON but not an object: expected {\"resourceMetrics\": [...]}")
+    _drop_exemplars(document)  # their hex trace ids are not protobuf-JSON bytes, and we ignore them
+    try:
+        json_format.ParseDict(document, request, ignore_unknown_fields=True)
+    except (json_format.ParseError, RecursionError) as exc:
+        raise PayloadError(f"body is not an OTLP ExportMetricsServiceRequest: {str(exc)[:500]}") from None
+    return request
+
+
+def _drop_exemplars(node, depth: int = 0) -> None:
+    if depth > 12:  # exemplars sit at depth 8; deeper nodes are attribute values
+        return
+    if isinstance(node, dict):
+        node.pop("exemplars", None)
+        for value in node.values():
+            _drop_exemplars(value, depth + 1)
+    elif isinstance(node, list):
+        for value in node:
+            _drop_exemplars(value, depth + 1)
+
+
+def parse(request: ExportMetricsServiceRequest, now_ms: int) -> ParseResult:
+    """Every data point of the request as samples."""
+    result = ParseResult()
+    for r, resource_metrics in enumerate(request.resource_metrics):
+        common, info = resource_labels(resource_metrics.resource.attributes)
+        if info:
+            result.points.append(ParsedPoint(f"resourceMetrics[{r}] {TARGET_INFO}", [
+                {"series_id": 0, "name": TARGET_INFO, "labels": info, "value": 1.0, "timestamp_ms": now_ms}]))
+        for s, scope_metrics in enumerate(resource_metrics.scope_metrics):
+            scope = scope_metrics.scope
+            base = {k: v for k, v in (("otel_scope_name", scope.name), ("otel_scope_version", scope.version)) if v}
+            base.update(common)
+            for m, metric in enumerate(scope_metrics.metrics):
+                where = f"resourceMetrics[{r}].scopeMetrics[{s}].metrics[{m}] {metric.name[:100]}"
+                _metric(metric, where, base, now_ms, result)
+    return result
+
+
+def _metric(metric, where: str, base: dict[str, str], now_ms: int, result: ParseResult) -> None:
+    kind = metric.WhichOneof("data")
+    if kind is None:
+        result.errors.append(PointError(where, "metric has no data (gauge, sum, histogram, "
+                                               "exponentialHistogram or summary)", 0))
+        return
+    if not metric.name:
+        result.errors.append(PointError(where, "metric has no name", len(getattr(metric, kind).data_points)))
+        return
+    data = getattr(metric, kind)
+    delta = getattr(data, "aggregation_temporality", 0) == AGGREGATION_TEMPORALITY_DELTA
+    counter = kind == "sum" and data.is_monotonic
+    name = metric_name(metric.name, metric.unit, counter, kind == "gauge" or (kind == "sum" and not counter))
+    convert = _CONVERTERS[kind]
+    for d, point in enumerate(data.data_points):
+        if point.flags & NO_RECORDED_VALUE:
+            result.skipped["no_recorded_value"] = result.skipped.get("no_recorded_value", 0) + 1
+            continue
+        location = f"{where} dataPoints[{d}]"
+        labels = attributes(point.attributes)
+        labels.update(base)
+        stamp = point.time_unix_nano // 1_000_000 or now_ms
+        try:
+            samples = convert(name, labels, point, stamp)
+        except ValueError as exc:
+            result.errors.append(PointError(location, str(exc)))
+            continue
+        result.points.append(ParsedPoint(location, samples, delta and kind != "gauge"))
+
+
+def _sample(name: str, labels: dict[str, str], value: float, stamp: int) -> Sample:
+    return {"series_id": 0, "name": name, "labels": labels, "value": value, "timestamp_ms": stamp}
+
+
+def _number(name: str, labels: dict[str, str], point, stamp: int) -> list[Sample]:
+    value = point.as_double if point.WhichOneof("value") == "as_double" else float(point.as_int)
+    return [_sample(name, labels, value, stamp)]
+
+
+def le(bound: float) -> str:
+    """A bucket bound as Prometheus writes it: `0.25`, `1`, `+Inf`."""
+    if bound == math.inf:
+        return "+Inf"
+    text = repr(float(bound))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _buckets(name: str, labels: dict[str, str], bounds: list[tuple[float, int]], point, stamp: int) -> list[Sample]:
+    """`_bucket` series (cumulative, ending in +Inf = count), then `_sum` when recorded, then `_count`."""
+    samples, running = [], 0
+    for bound, count in bounds:
+        running += count
+        samples.append(_sample(f"{name}_bucket", {**labels, "le": le(bound)}, float(running), stamp))
+    samples.append(_sample(f"{name}_bucket", {**labels, "le": "+Inf"}, float(point.count), stamp))
+    if point.HasField("sum"):
+        samples.append(_sample(f"{name}_sum", labels, point.sum, stamp))
+    samples.append(_sample(f"{name}_count", labels, float(point.count), stamp))
+    return samples
+
+
+def _histogram(name: str, labels: dict[str, str], point, stamp: int) -> list[Sample]:
+    bounds, counts = list(point.explicit_bounds), list(point.bucket_counts)
+    if counts and len(counts) != len(bounds) + 1:
+        raise ValueError(f"bucketCounts has {len(counts)} entries for {len(bounds)} explicitBounds "
+                         f"(expected {len(bounds) + 1})")
+    if any(b >= a for a, b in zip(bounds[1:], bounds)) or not all(map(math.isfinite, bounds)):
+        raise ValueError("explicitBounds must be finite and strictly increasing")
+    return _buckets(name, labels, list(zip(bounds, counts or [0] * len(bounds))), point, stamp)
+
+
+def _exponential(name: str, labels: dict[str, str], point, stamp: int) -> list[Sample]:
+    if not -10 <= point.scale <= 20:
+        raise ValueError(f"scale {point.scale} is outside the range -10..20")
+    populated = len(point.positive.bucket_counts) + len(point.negative.bucket_counts)
+    if populated > MAX_BUCKETS:
+        raise ValueError(f"{populated} buckets is more than {MAX_BUCKETS}")
+    base = 2.0 ** (2.0 ** -point.scale)
+    bounds: list[tuple[float, int]] = []
+    try:
+        for i, count in enumerate(point.negative.bucket_counts):
+            bounds.append((-(base ** (point.negative.offset + i)), count))
+        if point.zero_count or point.zero_threshold:
+            bounds.append((point.zero_threshold, point.zero_count))
+        for i, count in enumerate(point.positive.bucket_counts):
+            bounds.append((base ** (point.positive.offset + i + 1), count))
+    except OverflowError:
+        raise ValueError(f"bucket offsets overflow a float at scale {point.scale}") from None
+    bounds.sort(key=lambda pair: pair[0])
+    return _buckets(name, labels, [pair for pair in bounds if math.isfinite(pair[0])], point, stamp)
+
+
+def _summary(name: str, labels: dict[str, str], point, stamp: int) -> list[Sample]:
+    samples = [_sample(name, {**labels, "quantile": le(q.quantile)}, q.value, stamp) for q in point.quantile_values]
+    samples.append(_sample(f"{name}_sum", labels, point.sum, stamp))
+    samples.append(_sample(f"{name}_count", labels, float(point.count), stamp))
+    return samples
+
+
+_CONVERTERS = {"gauge": _number, "sum": _number, "histogram": _histogram,
+               "exponential_histogram": _exponential, "summary": _summary}

@@ -1,0 +1,102 @@
+"""OTel names, units and attributes → Prometheus names and labels, per the compatibility spec.
+
+https://opentelemetry.io/docs/specs/otel/compatibility/prometheus_and_openmetrics/#otlp-metric-points-to-prometheus
+- metric names: characters outside [a-zA-Z0-9_:] become `_`; the unit's word is appended
+  (`http.server.duration` in `s` → `http_server_duration_seconds`); monotonic sums end in `_total`;
+  a gauge in unit `1` ends in `_ratio`;
+- attribute keys: characters outside [a-zA-Z0-9_] become `_` (`http.method` → `http_method`);
+  non-string values are written as JSON (`true`, `3`, `["a","b"]`);
+- resource: `service.namespace`/`service.name` → `job`, `service.instance.id` → `instance`;
+  every other resource attribute is a label of the `target_info` series, not of every series;
+- scope: `otel_scope_name` and `otel_scope_version` labels.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+
+from ingest.otlp.config import (PER_UNIT_WORDS, SERVICE_INSTANCE, SERVICE_NAME, SERVICE_NAMESPACE, UNIT_WORDS)
+
+_BAD_NAME = re.compile(r"[^a-zA-Z0-9_:]")
+_BAD_LABEL = re.compile(r"[^a-zA-Z0-9_]")
+_UNDERSCORES = re.compile(r"__+")
+
+
+@functools.lru_cache(maxsize=10_000)
+def unit_suffix(unit: str) -> str:
+    """`s` → `seconds`, `By/s` → `bytes_per_second`, `{requests}` → ``; unknown units as they are."""
+    unit = re.sub(r"\{[^}]*\}", "", unit).strip()
+    if not unit or unit == "1":
+        return ""
+    main, _, per = unit.partition("/")
+    words = [UNIT_WORDS.get(main, main)] if main else []
+    if per:
+        words.append(f"per_{PER_UNIT_WORDS.get(per, UNIT_WORDS.get(per, per))}")
+    return _UNDERSCORES.sub("_", _BAD_LABEL.sub("_", "_".join(words))).strip("_")
+
+
+@functools.lru_cache(maxsize=100_000)
+def metric_name(name: str, unit: str, counter: bool, gauge: bool) -> str:
+    """The Prometheus name of an OTel metric, with unit word and `_total` as the spec adds them."""
+    out = _UNDERSCORES.sub("_", _BAD_NAME.sub("_", name)).strip("_") or "_"
+    if out[0].isdigit():
+        out = "_" + out
+    suffix = unit_suffix(unit)
+    if suffix and not out.endswith(suffix):
+        out = f"{out}_{suffix}"
+    if gauge and unit == "1" and not out.endswith("_ratio"):
+        out += "_ratio"
+    if counter:
+        out = out.removesuffix("_total") + "_total"
+    return out
+
+
+@functools.lru_cache(maxsize=100_000)
+def label_name(key: str) -> str:
+    """An attribute key as a Prometheus label name."""
+    out = _BAD_LABEL.sub("_", key)
+    if not out:
+        return "_"
+    return "key_" + out if out[0].isdigit() else out
+
+
+def any_value(value) -> str:
+    """An OTLP AnyValue as a label value: strings as they are, everything else as JSON."""
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return value.string_value
+    if kind is None:
+        return ""
+    return json.dumps(_plain(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def _plain(value):
+    kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return [_plain(v) for v in value.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: _plain(kv.value) for kv in value.kvlist_value.values}
+    if kind == "bytes_value":
+        return value.bytes_value.hex()
+    return getattr(value, kind) if kind else None
+
+
+def attributes(pairs) -> dict[str, str]:
+    """KeyValue list → labels; a later key wins over an earlier one that maps to the same name."""
+    return {label_name(kv.key): any_value(kv.value) for kv in pairs}
+
+
+def resource_labels(pairs) -> tuple[dict[str, str], dict[str, str]]:
+    """(labels every series of the resource gets: job/instance, labels of its `target_info`)."""
+    raw = {kv.key: any_value(kv.value) for kv in pairs}
+    common = {}
+    name, namespace = raw.get(SERVICE_NAME), raw.get(SERVICE_NAMESPACE)
+    if name:
+        common["job"] = f"{namespace}/{name}" if namespace else name
+    if raw.get(SERVICE_INSTANCE):
+        common["instance"] = raw[SERVICE_INSTANCE]
+    info = {label_name(k): v for k, v in raw.items()
+            if k not in (SERVICE_NAME, SERVICE_NAMESPACE, SERVICE_INSTANCE) and v}
+    return common, {**info, **common} if info else {}
