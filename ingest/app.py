@@ -19,7 +19,7 @@ from infra.settings import IngestSettings
 from ingest.enrich import DeviceRegistry
 from ingest.pipeline import Pipeline
 from ingest.publisher import Publisher
-from ingest.registry import HTTP_ADAPTERS
+from ingest.registry import HTTP_ADAPTERS, LISTENERS
 from ingest.validate import Limits
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,13 @@ def create_app(settings: IngestSettings) -> FastAPI:
         for name, factory in HTTP_ADAPTERS.items():
             app.include_router(factory(pipeline, settings))
             log.info("ingest adapter %s ready", name)
+        listeners = [listener for make in LISTENERS.values() if (listener := make(pipeline, settings))]
+        for listener in listeners:
+            await listener.start()
         state["producer"] = producer
         yield
+        for listener in listeners:  # they flush what they aggregated while the publisher still runs
+            await listener.stop()
         unsent = await asyncio.to_thread(publisher.close)
         if unsent:
             log.error("%d Kafka messages unsent at shutdown", unsent)

@@ -8,6 +8,11 @@ FIELDS_SKIPPED = Counter("vigil_ingest_fields_skipped_total", "Non-numeric field
                          ["protocol"])
 SAMPLES_SKIPPED = Counter("vigil_ingest_samples_skipped_total",
                           "Samples dropped on purpose, not refused (staleness markers, NaN)", ["protocol", "reason"])
+SAMPLES_DROPPED = Counter("vigil_ingest_samples_dropped_total",
+                          "Samples lost where no sender could be told (StatsD over UDP): Kafka down, series limit",
+                          ["protocol", "reason"])
+STATSD_BYTES = Counter("vigil_ingest_statsd_bytes_total", "StatsD bytes received (UDP datagrams and TCP)")
+STATSD_METRICS = Counter("vigil_ingest_statsd_metrics_total", "StatsD metric values parsed and aggregated")
 REQUESTS = Histogram("vigil_ingest_request_seconds", "Request latency until the answer", ["protocol", "code"],
                      buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 PUBLISH_FAILURES = Counter("vigil_ingest_publish_failures_total", "Requests answered 429/503", ["protocol", "reason"])

@@ -1,8 +1,13 @@
-"""The adapter registry: adding an HTTP protocol is one folder and one line here."""
+"""The adapter registry: adding a protocol is one folder and one line here.
+
+HTTP protocols contribute a router on the ingest port; socket protocols (StatsD) a listener
+that the ingest app starts and stops with itself.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from fastapi import APIRouter
 
@@ -11,6 +16,8 @@ from ingest.influx import server as influx
 from ingest.otlp import server as otlp
 from ingest.pipeline import Pipeline
 from ingest.remote_write import server as remote_write
+from ingest.statsd.config import StatsdConfig
+from ingest.statsd.server import StatsdServer
 
 RouterFactory = Callable[[Pipeline, IngestSettings], APIRouter]
 
@@ -18,4 +25,24 @@ HTTP_ADAPTERS: dict[str, RouterFactory] = {
     "influx": lambda pipeline, s: influx.router(pipeline, s.max_body_bytes, s.max_line_bytes),
     "remote_write": lambda pipeline, s: remote_write.router(pipeline, s.max_body_bytes),
     "otlp": lambda pipeline, s: otlp.router(pipeline, s.max_body_bytes),
+}
+
+
+class Listener(Protocol):
+    """A socket protocol's server: started after the pipeline is ready, stopped before it closes."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def _statsd(pipeline: Pipeline, s: IngestSettings) -> Listener | None:
+    if s.statsd_port == 0:
+        return None
+    config = StatsdConfig(flush_interval_s=s.statsd_flush_interval_s, percentiles=s.statsd_percentiles)
+    return StatsdServer(pipeline, config, s.statsd_host, s.statsd_port)
+
+
+LISTENERS: dict[str, Callable[[Pipeline, IngestSettings], Listener | None]] = {
+    "statsd": _statsd,
 }

@@ -128,6 +128,7 @@ def new_env(stack: StackSettings, **overrides) -> VigilEnv:
     env = stack.common(topic_prefix=prefix, **overrides)
     env["VIGIL_POSTGRES_DSN"] = f"postgresql://postgres@127.0.0.1:{stack.postgres_port}/{prefix}"
     env["VIGIL_LOG_LEVEL"] = "INFO"
+    env["VIGIL_STATSD_PORT"] = str(free_port())  # never the dev stack's 8125
     vigil_env = VigilEnv(stack=stack, prefix=prefix, env=env)
     migrate(vigil_env.dsn)
     ensure_topics(vigil_env.settings)
