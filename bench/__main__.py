@@ -1,30 +1,49 @@
-"""`make bench`: ingest throughput into Kafka and page latency, each on its own slice of a fresh stack.
+"""`make bench`: ingest throughput per protocol and page latency, each on its own slice of a fresh stack.
 
-``python -m bench`` runs both; ``python -m bench ingest`` or ``python -m bench page`` runs one.
+``python -m bench`` runs them all; ``python -m bench NAME …`` runs some: ingest (Influx line
+protocol), remote_write, otlp, statsd, page.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 import tempfile
 from pathlib import Path
 
-from bench import ingest_throughput, page_latency
+from bench import http_load, ingest_throughput, otlp, page_latency, remote_write
+from bench import statsd as statsd_bench
 from infra.stack import Stack
 from tests.harness import drop_env, new_env, start_test_stack
 
 
-def ingest(stack: Stack) -> None:
-    """Samples/s from the line protocol endpoint into Kafka, one ingest process."""
+def _http_protocol(module) -> Callable[[Stack], None]:
+    """A benchmark posting `module.load()` to one ingest process and printing samples/s into Kafka."""
+
+    def bench(stack: Stack) -> None:
+        env = new_env(stack.settings)
+        try:
+            print(f"{module.__name__.removeprefix('bench.')}: {module.SHAPE}, {http_load.CLIENTS} clients", flush=True)
+            figures = http_load.run(env, module.load())
+            print(f"  {figures['samples_per_s']:,.0f} samples/s into Kafka ({figures['bodies_per_s']:,.0f} requests/s, "
+                  f"{figures['samples']:,} samples in {figures['seconds']:.2f} s; "
+                  f"{figures['counted_in_kafka']:,} counted back from the topic; "
+                  f"ingest process used {figures['ingest_cpu_share']:.0%} of a core)", flush=True)
+        finally:
+            drop_env(env)
+    bench.__doc__ = module.__doc__
+    return bench
+
+
+def statsd(stack: Stack) -> None:
+    """StatsD lines/s parsed and aggregated by one ingest process over UDP."""
     env = new_env(stack.settings)
     try:
-        print(f"ingest throughput: {ingest_throughput.BODIES} bodies × {ingest_throughput.LINES_PER_BODY} lines × "
-              f"{len(ingest_throughput.FIELDS)} fields, {ingest_throughput.CLIENTS} clients", flush=True)
-        figures = ingest_throughput.run(env)
-        print(f"  {figures['samples_per_s']:,.0f} samples/s into Kafka ({figures['lines_per_s']:,.0f} lines/s, "
-              f"{figures['samples']:,} samples in {figures['seconds']:.2f} s; "
-              f"{figures['counted_in_kafka']:,} counted back from the topic; "
-              f"ingest process used {figures['ingest_cpu_share']:.0%} of a core)", flush=True)
+        print(f"statsd: {statsd_bench.SHAPE}", flush=True)
+        for figures in statsd_bench.run(env):
+            print(f"  offered {figures['offered_per_s']:,.0f} lines/s: {figures['lines_per_s']:,.0f} lines/s parsed "
+                  f"and aggregated, {figures['dropped_share']:.1%} dropped by the kernel "
+                  f"(ingest process at {figures['ingest_cpu_share']:.0%} of a core)", flush=True)
     finally:
         drop_env(env)
 
@@ -41,7 +60,8 @@ def page(stack: Stack) -> None:
         drop_env(env)
 
 
-BENCHMARKS = {"ingest": ingest, "page": page}
+BENCHMARKS = {"ingest": _http_protocol(ingest_throughput), "remote_write": _http_protocol(remote_write),
+              "otlp": _http_protocol(otlp), "statsd": statsd, "page": page}
 
 
 def main(argv: list[str]) -> int:

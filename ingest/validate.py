@@ -11,6 +11,7 @@ from schemas.records import Sample
 
 _METRIC = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_LABEL_NAMES = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*(?:\n[a-zA-Z_][a-zA-Z0-9_]*)*")  # names joined by \n
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,11 @@ def check_labels(labels: dict[str, str], limits: Limits) -> str | None:
     """None when every label name and value is valid; otherwise the reason."""
     if len(labels) > limits.max_labels:
         return f"too many labels: {len(labels)} (limit {limits.max_labels})"
+    # Fast path, a few C calls for the whole set (most sets are valid); the loop below names the culprit.
+    if (labels and _LABEL_NAMES.fullmatch("\n".join(labels))
+            and max(map(len, labels)) <= limits.max_label_name_len
+            and max(map(len, labels.values())) <= limits.max_label_value_len):
+        return None
     for key, val in labels.items():
         if len(key) > limits.max_label_name_len:
             return f"label name '{key[:40]}…' is {len(key)} characters (limit {limits.max_label_name_len})"

@@ -11,7 +11,7 @@ def labels_key(labels: dict[str, str]) -> bytes:
     Length prefixes make the encoding unambiguous whatever characters names and values hold.
     Samples of one line share a label set, so callers compute this once per set.
     """
-    return "".join(f"{len(key)}:{key}{len(labels[key])}:{labels[key]}" for key in sorted(labels)).encode()
+    return "".join([f"{len(key)}:{key}{len(value)}:{value}" for key, value in sorted(labels.items())]).encode()
 
 
 def series_key(name: str, labels: dict[str, str]) -> bytes:

@@ -85,7 +85,8 @@ def _plain(value):
 
 def attributes(pairs) -> dict[str, str]:
     """KeyValue list → labels; a later key wins over an earlier one that maps to the same name."""
-    return {label_name(kv.key): any_value(kv.value) for kv in pairs}
+    # `string_value or …`: one C attribute read for the usual string attribute, the full check otherwise.
+    return {label_name(kv.key): kv.value.string_value or any_value(kv.value) for kv in pairs}
 
 
 def resource_labels(pairs) -> tuple[dict[str, str], dict[str, str]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 
 from infra.retry import RetryableError
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 PROTOCOL = "statsd"
 MAX_PROBLEMS_PER_FLUSH = 1_000  # dead-letter at most this many bad lines per flush; count the rest
 TCP_READ_BYTES = 64 * 1024
+UDP_RECEIVE_BUFFER = 8 * 1024 * 1024  # bursts wait here; the kernel caps it at net.core.rmem_max
 
 
 class StatsdServer:
@@ -49,6 +51,9 @@ class StatsdServer:
             self._tcp = await asyncio.start_server(self._stream, self.host, self.port, limit=TCP_READ_BYTES)
         except OSError as exc:
             raise OSError(f"StatsD can't listen on {self.host}:{self.port} (VIGIL_STATSD_PORT): {exc}") from None
+        udp = self._transport.get_extra_info("socket")
+        udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
+        log.info("StatsD UDP receive buffer: %d bytes", udp.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
         self._flusher = asyncio.create_task(self._flush_loop(), name="statsd-flush")
         log.info("StatsD listening on %s:%d (UDP and TCP), flushing every %.1fs", self.host, self.port,
                  self.config.flush_interval_s)

@@ -1,0 +1,44 @@
+"""Prometheus remote write at Prometheus' real shape: 500 samples per request, one per series, ~10 labels."""
+
+from __future__ import annotations
+
+import time
+
+import cramjam
+
+from bench.http_load import Load
+from ingest.remote_write.prompb.remote_pb2 import WriteRequest
+
+SERIES_PER_REQUEST = 500  # Prometheus' default queue_config.max_samples_per_send
+REQUESTS = 200
+SERIES = 20_000
+SHAPE = f"{REQUESTS} requests × {SERIES_PER_REQUEST} series × 1 sample, 10 labels each, {SERIES} series"
+HEADERS = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy",
+           "X-Prometheus-Remote-Write-Version": "0.1.0"}
+
+
+def _request(series: list[tuple[dict[str, str], float, int]]) -> bytes:
+    req = WriteRequest()
+    for labels, value, stamp in series:
+        ts = req.timeseries.add()
+        for name, label_value in labels.items():
+            ts.labels.add(name=name, value=label_value)
+        ts.samples.add(value=value, timestamp=stamp)
+    return bytes(cramjam.snappy.compress_raw(req.SerializeToString()))
+
+
+def load() -> Load:
+    """Series of a node-exporter-like fleet, sent the way Prometheus' queue manager shards them."""
+    now_ms = int(time.time() * 1000) - 600_000
+    bodies = []
+    for r in range(REQUESTS):
+        batch = []
+        for i in range(SERIES_PER_REQUEST):
+            n = (r * SERIES_PER_REQUEST + i) % SERIES
+            labels = {"__name__": f"node_metric_{n % 50}", "job": "node", "instance": f"host-{n // 50}:9100",
+                      "cluster": "eu-1", "env": "prod", "region": "eu-west", "team": f"team-{n % 7}",
+                      "rack": f"r{n % 40}", "cpu": str(n % 16), "mode": ("user", "system", "idle")[n % 3]}
+            batch.append((labels, float(n % 1000) + 0.5, now_ms + r))
+        bodies.append(_request(batch))
+    warmup = _request([({"__name__": "warmup"}, 1.0, now_ms)])
+    return Load("/api/v1/write", bodies, HEADERS, REQUESTS * SERIES_PER_REQUEST, warmup)
