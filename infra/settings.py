@@ -43,6 +43,8 @@ class IngestSettings(CommonSettings):
     produce_timeout_s: float = Field(10.0, gt=0, description="answer 503 when Kafka has not acked by then")
     device_label_keys: tuple[str, ...] = ("device", "host")
     device_cache_ttl_s: int = Field(60, ge=1)
+    ingest_config: Path | None = Field(None, description="YAML: agent tokens, relabeling, series limits")
+    scrape: bool = Field(True, description="run the scrape_configs of VIGIL_INGEST_CONFIG in this process")
     statsd_host: str = "127.0.0.1"
     statsd_port: int = Field(8125, ge=0, le=65535, description="UDP and TCP; 0 turns StatsD off")
     statsd_flush_interval_s: float = Field(10.0, gt=0)

@@ -16,16 +16,20 @@ from psycopg_pool import AsyncConnectionPool
 from infra.kafka import ensure_topics, make_producer
 from infra.migrate import migrate
 from infra.settings import IngestSettings
+from ingest.auth import AgentTokens
+from ingest.cardinality import CardinalityLimiter
 from ingest.enrich import DeviceRegistry
 from ingest.pipeline import Pipeline
 from ingest.publisher import Publisher
 from ingest.registry import HTTP_ADAPTERS, LISTENERS
+from ingest.scrape.server import Scraper
+from ingest.sources import ConfigError, Sources, load
 from ingest.validate import Limits
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: IngestSettings) -> FastAPI:
+def create_app(settings: IngestSettings, sources: Sources) -> FastAPI:
     """The ingest ASGI app; clients (Kafka, Redis, Postgres) open in its lifespan."""
     state: dict = {}
 
@@ -39,7 +43,8 @@ def create_app(settings: IngestSettings) -> FastAPI:
         registry = DeviceRegistry(pool, redis, settings.topic_prefix, settings.device_label_keys,
                                   settings.device_cache_ttl_s)
         limits = Limits(max_future_ms=settings.max_future_s * 1000, max_past_ms=settings.max_past_s * 1000)
-        pipeline = Pipeline(publisher, registry, limits)
+        limiter = CardinalityLimiter(redis, settings.topic_prefix)
+        pipeline = Pipeline(publisher, registry, limits, sources, limiter)
         for name, factory in HTTP_ADAPTERS.items():
             app.include_router(factory(pipeline, settings))
             log.info("ingest adapter %s ready", name)
@@ -47,6 +52,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
         for listener in listeners:
             await listener.start()
         state["producer"] = producer
+        state["scrapers"] = [listener for listener in listeners if isinstance(listener, Scraper)]
         yield
         for listener in listeners:  # they flush what they aggregated while the publisher still runs
             await listener.stop()
@@ -59,6 +65,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
     app = FastAPI(title="Vigil ingest", lifespan=lifespan,
                   description="Influx line protocol (v1 /write, v2 /api/v2/write) into Kafka.")
     app.mount("/metrics", make_asgi_app())
+    app.add_middleware(AgentTokens, sources=sources)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> JSONResponse:
@@ -69,15 +76,29 @@ def create_app(settings: IngestSettings) -> FastAPI:
             return JSONResponse({"status": "unhealthy", "kafka": str(exc)}, status_code=503)
         return JSONResponse({"status": "ok", "kafka": "ok"})
 
+    @app.get("/api/v1/targets", tags=["scrape"])
+    async def targets() -> JSONResponse:
+        """Scrape targets and their health, shaped like Prometheus' `/api/v1/targets`."""
+        active = [{"labels": status.labels, "scrapePool": status.job, "scrapeUrl": status.address,
+                   "health": status.health, "lastError": status.last_error,
+                   "lastScrape": status.last_scrape_ms / 1000, "lastScrapeDuration": status.last_duration_s,
+                   "samples": status.samples}
+                  for scraper in state.get("scrapers", []) for status in scraper.status.values()]
+        return JSONResponse({"status": "success", "data": {"activeTargets": active}})
+
     return app
 
 
 def run(settings: IngestSettings) -> None:
-    """Prepare topics and tables, then serve until SIGINT/SIGTERM."""
+    """Read the sources file, prepare topics and tables, then serve until SIGINT/SIGTERM."""
+    try:
+        sources = Sources(load(settings.ingest_config))
+    except ConfigError as exc:  # a bad file stops ingest at start, naming the key at fault
+        raise SystemExit(f"vigil ingest: invalid VIGIL_INGEST_CONFIG {exc}") from None
     migrate(settings.postgres_dsn.get_secret_value())
     try:
         ensure_topics(settings)
     except Exception as exc:  # Kafka down at start: serve anyway and answer 503 until it is back
         log.warning("could not create topics (Kafka unreachable?): %s", exc)
-    uvicorn.run(create_app(settings), host=settings.ingest_host, port=settings.ingest_port,
+    uvicorn.run(create_app(settings, sources), host=settings.ingest_host, port=settings.ingest_port,
                 log_level="warning", access_log=False)

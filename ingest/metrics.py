@@ -13,6 +13,9 @@ SAMPLES_DROPPED = Counter("vigil_ingest_samples_dropped_total",
                           ["protocol", "reason"])
 STATSD_BYTES = Counter("vigil_ingest_statsd_bytes_total", "StatsD bytes received (UDP datagrams and TCP)")
 STATSD_METRICS = Counter("vigil_ingest_statsd_metrics_total", "StatsD metric values parsed and aggregated")
+UNAUTHORIZED = Counter("vigil_ingest_unauthorized_total", "HTTP writes refused for a missing or unknown token")
+CARDINALITY_UNCHECKED = Counter("vigil_ingest_cardinality_unchecked_total",
+                                "New series admitted without a limit check because Redis was unreachable")
 REQUESTS = Histogram("vigil_ingest_request_seconds", "Request latency until the answer", ["protocol", "code"],
                      buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 PUBLISH_FAILURES = Counter("vigil_ingest_publish_failures_total", "Requests answered 429/503", ["protocol", "reason"])

@@ -6,8 +6,11 @@ import time
 from dataclasses import dataclass, field
 
 from ingest import metrics
+from ingest.cardinality import CardinalityLimiter
 from ingest.enrich import DeviceRegistry
 from ingest.publisher import Publisher
+from ingest.relabel import relabel_samples
+from ingest.sources import Agent, IngestConfig, Sources
 from ingest.validate import Limits, check_labels, check_sample
 from schemas.records import Reject, Sample
 from schemas.series_id import SeriesIds, labels_key
@@ -22,6 +25,7 @@ class Problem:
     location: str
     reason: str
     raw: bytes = b""
+    kind: str = "invalid"  # a bounded metric label: invalid, series_limit
 
 
 @dataclass(slots=True)
@@ -44,22 +48,32 @@ class Unit:
 class Pipeline:
     """Shared by every adapter: nothing protocol-specific lives here."""
 
-    def __init__(self, publisher: Publisher, registry: DeviceRegistry, limits: Limits) -> None:
+    def __init__(self, publisher: Publisher, registry: DeviceRegistry, limits: Limits,
+                 sources: Sources | None = None, limiter: CardinalityLimiter | None = None) -> None:
         self.publisher = publisher
         self.registry = registry
         self.limits = limits
+        self.sources = sources or Sources(IngestConfig())
+        self.limiter = limiter
         self.series_ids = SeriesIds()
 
     async def accept(self, protocol: str, source: str, units: list[Unit], problems: list[Problem],
-                     now_ms: int | None = None, limits: Limits | None = None) -> Outcome:
-        """Validate each unit, publish the good samples (awaiting Kafka's ack), dead-letter the rest.
+                     now_ms: int | None = None, limits: Limits | None = None, agent: Agent | None = None) -> Outcome:
+        """Label, relabel and validate each unit, publish the good samples (awaiting Kafka's ack),
+        dead-letter the rest.
 
+        The source's policy is its token's (`agent`) when it sent one, else its protocol's.
         Raises Backpressure/KafkaUnavailable (retryable) when Kafka can't take the batch: then
         nothing of the request counts as accepted and the sender must retry it whole.
         """
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         limits = limits or self.limits
-        good: list[Sample] = []
+        source_name = agent.name if agent else protocol
+        policy = self.sources.policy(source_name)
+        extra_labels = agent.labels if agent else {}
+        if extra_labels or policy.relabel_configs:
+            units = self._relabel(protocol, units, extra_labels, policy.relabel_configs)
+        good_units: list[Unit] = []
         problems = list(problems)
         # Samples of one line or series share their labels dict: check and key each dict once.
         label_reasons: dict[int, str | None] = {}
@@ -74,9 +88,10 @@ class Pipeline:
                 if reason is not None:
                     break
             if reason is None:
-                good.extend(unit.samples)
+                good_units.append(unit)
             else:
                 problems.append(Problem(unit.location, reason, unit.raw))
+        good = [sample for unit in good_units for sample in unit.samples]
         if good:
             await self.registry.enrich(good)
             keys: dict[int, bytes] = {}
@@ -87,12 +102,41 @@ class Pipeline:
                 if key is None:
                     key = keys[id(labels)] = labels_key(labels)
                 sample["series_id"] = series_ids.of(sample["name"], key)
+            if policy.max_new_series_per_hour is not None and self.limiter is not None:
+                good = await self._limit(source_name, policy.max_new_series_per_hour, good_units, problems)
+        if good:
             await self.publisher.publish(good, protocol, now_ms)
             metrics.SAMPLES_ACCEPTED.labels(protocol).inc(len(good))
         if problems:
-            metrics.LINES_REJECTED.labels(protocol, "invalid").inc(len(problems))
+            for kind in {p.kind for p in problems}:
+                metrics.LINES_REJECTED.labels(protocol, kind).inc(sum(p.kind == kind for p in problems))
             await self.publisher.publish_rejects([
                 Reject(protocol=protocol, source=source, location=p.location, reason=p.reason,
                        payload=p.raw[:REJECT_PAYLOAD_BYTES], received_at_ms=now_ms)
                 for p in problems])
         return Outcome(accepted=len(good), problems=problems)
+
+    def _relabel(self, protocol: str, units: list[Unit], extra: dict[str, str], rules) -> list[Unit]:
+        out = []
+        for unit in units:
+            samples = relabel_samples(unit.samples, extra, rules)
+            if len(samples) < len(unit.samples):
+                metrics.SAMPLES_SKIPPED.labels(protocol, "relabel_drop").inc(len(unit.samples) - len(samples))
+            if samples:
+                out.append(Unit(unit.location, samples, unit.raw))
+        return out
+
+    async def _limit(self, source: str, limit: int, units: list[Unit], problems: list[Problem]) -> list[Sample]:
+        """Samples of the units whose series are all admitted; the others become problems."""
+        refused = await self.limiter.refused(source, limit, {s["series_id"] for u in units for s in u.samples})
+        if not refused:
+            return [s for u in units for s in u.samples]
+        good = []
+        for unit in units:
+            if any(s["series_id"] in refused for s in unit.samples):
+                problems.append(Problem(unit.location, f"series limit reached: source '{source}' may create "
+                                        f"{limit} new series per hour; this series is new and was refused "
+                                        "until the hour ends", unit.raw, kind="series_limit"))
+            else:
+                good.extend(unit.samples)
+        return good

@@ -16,6 +16,7 @@ from ingest.influx import server as influx
 from ingest.otlp import server as otlp
 from ingest.pipeline import Pipeline
 from ingest.remote_write import server as remote_write
+from ingest.scrape.server import Scraper
 from ingest.statsd.config import StatsdConfig
 from ingest.statsd.server import StatsdServer
 
@@ -43,6 +44,12 @@ def _statsd(pipeline: Pipeline, s: IngestSettings) -> Listener | None:
     return StatsdServer(pipeline, config, s.statsd_host, s.statsd_port)
 
 
+def _scrape(pipeline: Pipeline, s: IngestSettings) -> Listener | None:
+    jobs = pipeline.sources.scrape_jobs
+    return Scraper(pipeline, jobs) if jobs and s.scrape else None
+
+
 LISTENERS: dict[str, Callable[[Pipeline, IngestSettings], Listener | None]] = {
     "statsd": _statsd,
+    "scrape": _scrape,
 }

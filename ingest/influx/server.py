@@ -52,7 +52,8 @@ def router(pipeline: Pipeline, max_body_bytes: int, max_line_bytes: int) -> APIR
         problems = [Problem(f"line {e.number}", e.reason, e.raw) for e in result.errors]
         source = request.client.host if request.client else "unknown"
         try:
-            outcome = await pipeline.accept(PROTOCOL, source, units, problems, now_ms=now_ns // 1_000_000)
+            outcome = await pipeline.accept(PROTOCOL, source, units, problems, now_ms=now_ns // 1_000_000,
+                                            agent=request.state.agent)
         except RetryableError as exc:
             kind = type(exc).__name__
             metrics.PUBLISH_FAILURES.labels(PROTOCOL, kind).inc()

@@ -68,7 +68,8 @@ def router(pipeline: Pipeline, max_body_bytes: int) -> APIRouter:
         source = request.client.host if request.client else "unknown"
         applied = [change for point in result.points if point.delta for change in deltas.apply(point.samples)]
         try:
-            outcome = await pipeline.accept(PROTOCOL, source, units, problems, now_ms=now_ms)
+            outcome = await pipeline.accept(PROTOCOL, source, units, problems, now_ms=now_ms,
+                                            agent=request.state.agent)
         except RetryableError as exc:
             deltas.revert(applied)
             kind = type(exc).__name__

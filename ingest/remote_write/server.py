@@ -63,7 +63,8 @@ def router(pipeline: Pipeline, max_body_bytes: int) -> APIRouter:
         problems = [Problem(e.location, e.reason, e.raw) for e in result.errors]
         source = request.client.host if request.client else "unknown"
         try:
-            outcome = await pipeline.accept(PROTOCOL, source, units, problems, limits=limits)
+            outcome = await pipeline.accept(PROTOCOL, source, units, problems, limits=limits,
+                                            agent=request.state.agent)
         except RetryableError as exc:
             metrics.PUBLISH_FAILURES.labels(PROTOCOL, type(exc).__name__).inc()
             return _error(503, f"{exc}; nothing of this request was written, retry it",

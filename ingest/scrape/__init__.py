@@ -1,0 +1,1 @@
+"""Prometheus-style scraping of `/metrics` endpoints (text exposition and OpenMetrics)."""

@@ -1,0 +1,133 @@
+"""Who sends to ingest and what applies to them: agent tokens, static labels, relabeling, series limits.
+
+Read once from the YAML file named by VIGIL_INGEST_CONFIG (optional); an invalid file stops
+`vigil ingest` at start with the key at fault. Example:
+
+    tokens:                         # when any is listed, every HTTP write needs one of them
+      - name: edge-eu               # the source name its data is accounted under
+        sha256: 9f86d08…            # hex SHA-256 of the token (or `token:` in clear, for tests)
+        labels: {site: eu-1}        # added to every sample it sends, overriding the sender's
+    sources:                        # by source name: a token's name, else the protocol's name
+      "*": {max_new_series_per_hour: 100000}          # the default for every source
+      edge-eu:
+        max_new_series_per_hour: 5000
+        relabel_configs:
+          - {source_labels: [__name__], regex: "go_.*", action: drop}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ingest.relabel import RelabelRule
+from ingest.scrape.config import ScrapeJob
+
+DEFAULT_SOURCE = "*"
+
+
+class TokenConfig(BaseModel):
+    """One agent token; stored as its SHA-256 so the file holds no secret."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    token: str | None = Field(None, min_length=16)
+    labels: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _one_secret(self):
+        if (self.sha256 is None) == (self.token is None):
+            raise ValueError("give exactly one of sha256 (recommended) or token")
+        return self
+
+    @property
+    def digest(self) -> bytes:
+        return bytes.fromhex(self.sha256) if self.sha256 else hashlib.sha256(self.token.encode()).digest()
+
+
+class SourcePolicy(BaseModel):
+    """What applies to one source's samples before they are published."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    relabel_configs: tuple[RelabelRule, ...] = ()
+    max_new_series_per_hour: int | None = Field(None, ge=0)
+
+
+class IngestConfig(BaseModel):
+    """The whole file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tokens: tuple[TokenConfig, ...] = ()
+    sources: dict[str, SourcePolicy] = {}
+    scrape_configs: tuple[ScrapeJob, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_names(self):
+        for kind, names in (("token", [t.name for t in self.tokens]),
+                            ("job_name", [j.job_name for j in self.scrape_configs])):
+            if len(names) != len(set(names)):
+                raise ValueError(f"{kind}s must be unique: {sorted(n for n in set(names) if names.count(n) > 1)}")
+        return self
+
+
+@dataclass(frozen=True)
+class Agent:
+    """The sender a token identified."""
+
+    name: str
+    labels: dict[str, str]
+
+
+class ConfigError(ValueError):
+    """The ingest configuration file is invalid; the message names the file and key."""
+
+
+def load(path: Path | None) -> IngestConfig:
+    """The configuration in `path`, or an empty one (no tokens, no limits) when there is none."""
+    if path is None:
+        return IngestConfig()
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    try:
+        return IngestConfig.model_validate(document)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path}: {problems}") from None
+
+
+class Sources:
+    """Token lookup and per-source policy, built once from the configuration."""
+
+    def __init__(self, config: IngestConfig) -> None:
+        self._tokens = [(t.digest, Agent(t.name, dict(t.labels))) for t in config.tokens]
+        self._policies = dict(config.sources)
+        self.scrape_jobs = config.scrape_configs
+        self._default = self._policies.get(DEFAULT_SOURCE, SourcePolicy())
+
+    @property
+    def tokens_required(self) -> bool:
+        return bool(self._tokens)
+
+    def agent(self, token: str) -> Agent | None:
+        """The agent whose token this is (constant-time comparison of digests), or None."""
+        digest = hashlib.sha256(token.encode()).digest()
+        found = None
+        for known, agent in self._tokens:
+            if hmac.compare_digest(known, digest):
+                found = agent
+        return found
+
+    def policy(self, source: str) -> SourcePolicy:
+        """The source's own policy, else the `*` default, else none."""
+        return self._policies.get(source, self._default)
