@@ -238,7 +238,10 @@ def _samples(measurement: str, tags: list[tuple[str, str]], fields: list[tuple[s
             raise LineSyntaxError(f"tag '{key}' has no value")
         name = label_name(key)
         if name in labels:
-            raise LineSyntaxError(f"duplicate tag '{key}'")
+            first = next(k for k, _ in tags if label_name(k) == name)
+            if first == key:
+                raise LineSyntaxError(f"duplicate tag '{key}'")
+            raise LineSyntaxError(f"tags '{first}' and '{key}' both become label '{name}'")
         labels[name] = value
     if stamp is None or stamp == "":
         ts = default_ms

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.influx.parse import parse
+from ingest.influx.parse import label_name, parse
 
 NOW_NS = 1_700_000_000_123_456_789
 TESTDATA = Path(__file__).parent / "testdata"
@@ -170,3 +170,40 @@ def test_arbitrary_bytes_never_raise():
         result = parse(body, "ns", NOW_NS)
         numbers = [line.number for line in result.lines] + [e.number for e in result.errors]
         assert len(numbers) == len(set(numbers))
+
+
+# Property-based: the parser never raises on bad input, and every line is either parsed or named.
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_names = st.text(st.sampled_from("abcxyz_09.-"), min_size=1, max_size=12)
+_tag_values = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=2048))
+def test_any_bytes_are_parsed_or_named_line_by_line(body):
+    result = parse(body, "ns", NOW_NS)
+    numbers = [line.number for line in result.lines] + [err.number for err in result.errors]
+    assert len(numbers) == len(set(numbers))
+    assert all(1 <= n <= body.count(b"\n") + 1 for n in numbers)
+
+
+def _escape(text: str, specials: str) -> str:
+    for char in "\\" + specials:
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+@settings(max_examples=300, deadline=None)
+@given(_names, st.dictionaries(_names, _tag_values, max_size=5), st.floats(allow_nan=False, allow_infinity=False),
+       st.integers(min_value=0, max_value=2**62))
+def test_valid_lines_round_trip(measurement, tags, value, stamp):
+    if len({label_name(k) for k in tags}) < len(tags):  # tags that collide once made label names
+        assert "both become label" in error(f"m,{','.join(f'{k}=v' for k in tags)} f=1".encode())
+        return
+    tag_text = "".join(f",{_escape(k, ',= ')}={_escape(v, ',= ')}" for k, v in sorted(tags.items()))
+    line = f"{_escape(measurement, ', ')}{tag_text} value={value!r} {stamp}".encode()
+    (sample,) = one(line)
+    assert sample["value"] == value and sample["timestamp_ms"] == stamp // 1_000_000
+    assert sorted(sample["labels"].values()) == sorted(tags.values())
