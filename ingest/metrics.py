@@ -1,6 +1,10 @@
 """Ingest's self-metrics (Prometheus names in one place; labels are bounded: protocol, kind, code)."""
 
+import time
+from collections.abc import Awaitable
+
 from prometheus_client import Counter, Histogram
+from starlette.responses import Response
 
 SAMPLES_ACCEPTED = Counter("vigil_ingest_samples_accepted_total", "Samples acknowledged by Kafka", ["protocol"])
 LINES_REJECTED = Counter("vigil_ingest_rejected_total", "Lines/records refused", ["protocol", "kind"])
@@ -19,3 +23,11 @@ CARDINALITY_UNCHECKED = Counter("vigil_ingest_cardinality_unchecked_total",
 REQUESTS = Histogram("vigil_ingest_request_seconds", "Request latency until the answer", ["protocol", "code"],
                      buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 PUBLISH_FAILURES = Counter("vigil_ingest_publish_failures_total", "Requests answered 429/503", ["protocol", "reason"])
+
+
+async def timed(protocol: str, answer: Awaitable[Response]) -> Response:
+    """Await a request handler's answer, recording its latency by protocol and status code."""
+    started = time.monotonic()
+    response = await answer
+    REQUESTS.labels(protocol, str(response.status_code)).observe(time.monotonic() - started)
+    return response

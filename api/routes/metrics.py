@@ -11,7 +11,6 @@ import math
 import time
 from typing import Annotated
 
-import httpx
 from fastapi import APIRouter, Query
 
 from api.deps import TsdbDep

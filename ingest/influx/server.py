@@ -29,10 +29,7 @@ def router(pipeline: Pipeline, max_body_bytes: int, max_line_bytes: int) -> APIR
     routes = APIRouter(tags=["influx"])
 
     async def write(request: Request, precision: str, v2: bool) -> Response:
-        started = time.monotonic()
-        response = await _write(request, precision, v2)
-        metrics.REQUESTS.labels(PROTOCOL, str(response.status_code)).observe(time.monotonic() - started)
-        return response
+        return await metrics.timed(PROTOCOL, _write(request, precision, v2))
 
     async def _write(request: Request, precision: str, v2: bool) -> Response:
         try:

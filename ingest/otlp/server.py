@@ -40,10 +40,7 @@ def router(pipeline: Pipeline, max_body_bytes: int) -> APIRouter:
     @routes.post("/v1/metrics", summary="OTLP/HTTP metrics export")
     async def export(request: Request) -> Response:
         """Take an ExportMetricsServiceRequest (protobuf or JSON); 2xx only once Kafka has it."""
-        started = time.monotonic()
-        response = await _export(request)
-        metrics.REQUESTS.labels(PROTOCOL, str(response.status_code)).observe(time.monotonic() - started)
-        return response
+        return await metrics.timed(PROTOCOL, _export(request))
 
     async def _export(request: Request) -> Response:
         media = request.headers.get("content-type", "").partition(";")[0].strip().lower()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
@@ -38,10 +37,7 @@ def router(pipeline: Pipeline, max_body_bytes: int) -> APIRouter:
     @routes.post("/api/v1/write", status_code=204, summary="Prometheus remote write 1.0")
     async def write(request: Request) -> Response:
         """Take a snappy-compressed prometheus.WriteRequest; 2xx only once Kafka has it."""
-        started = time.monotonic()
-        response = await _write(request)
-        metrics.REQUESTS.labels(PROTOCOL, str(response.status_code)).observe(time.monotonic() - started)
-        return response
+        return await metrics.timed(PROTOCOL, _write(request))
 
     async def _write(request: Request) -> Response:
         refused = _unsupported(request.headers.get("content-type", ""), request.headers.get("content-encoding", ""))

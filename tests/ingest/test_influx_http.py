@@ -21,18 +21,15 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def ingest(vigil_env):
+def ingest(start_ingest):
     """A running `vigil ingest` with a 64 KiB body limit; yields (http client, env)."""
-    port = free_port()
-    vigil_env.start("ingest", health_port=port, extra_env={"VIGIL_INGEST_PORT": str(port),
-                                                          "VIGIL_MAX_BODY_BYTES": str(64 * 1024)})
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
-        yield http, vigil_env
+    with start_ingest(max_body_bytes=64 * 1024) as running:
+        yield running
 
 
 def samples_in_kafka(env, count: int) -> list[dict]:
     reader = TopicReader(env.settings, env.settings.topics.metrics, codec.metric_batch())
-    batches = reader.wait_for(lambda r: sum(len(b["samples"]) for b in r) >= count, what=f"{count} samples")
+    reader.wait_for(lambda r: sum(len(b["samples"]) for b in r) >= count, what=f"{count} samples")
     reader.read_for(1)
     reader.close()
     return [s for b in reader.records for s in b["samples"]]

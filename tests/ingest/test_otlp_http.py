@@ -10,7 +10,7 @@ import httpx
 import pytest
 from google.rpc.status_pb2 import Status
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.metrics import Observation
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (ExportMetricsServiceRequest,
                                                                           ExportMetricsServiceResponse)
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
@@ -27,13 +27,10 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def ingest(vigil_env):
+def ingest(start_ingest):
     """A running `vigil ingest` with a 256 KiB body limit; yields (http client, env)."""
-    port = free_port()
-    vigil_env.start("ingest", health_port=port, extra_env={"VIGIL_INGEST_PORT": str(port),
-                                                          "VIGIL_MAX_BODY_BYTES": str(256 * 1024)})
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
-        yield http, vigil_env
+    with start_ingest(max_body_bytes=256 * 1024) as running:
+        yield running
 
 
 @pytest.fixture

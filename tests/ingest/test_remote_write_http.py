@@ -23,13 +23,10 @@ HEADERS = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy
 
 
 @pytest.fixture
-def ingest(vigil_env):
+def ingest(start_ingest):
     """A running `vigil ingest` with a 256 KiB body limit; yields (http client, env)."""
-    port = free_port()
-    vigil_env.start("ingest", health_port=port, extra_env={"VIGIL_INGEST_PORT": str(port),
-                                                          "VIGIL_MAX_BODY_BYTES": str(256 * 1024)})
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
-        yield http, vigil_env
+    with start_ingest(max_body_bytes=256 * 1024) as running:
+        yield running
 
 
 def body(*series: tuple[dict[str, str], float]) -> bytes:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import time
 
-import httpx
 import pytest
 from influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
@@ -33,14 +32,11 @@ sources:
 
 
 @pytest.fixture
-def ingest(vigil_env, tmp_path):
+def ingest(start_ingest, tmp_path):
     config = tmp_path / "ingest.yaml"
     config.write_text(CONFIG)
-    port = free_port()
-    vigil_env.start("ingest", health_port=port, extra_env={"VIGIL_INGEST_PORT": str(port),
-                                                          "VIGIL_INGEST_CONFIG": str(config)})
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
-        yield http, vigil_env
+    with start_ingest(max_body_bytes=16 * 1024 * 1024, VIGIL_INGEST_CONFIG=str(config)) as running:
+        yield running
 
 
 def test_writes_without_a_valid_token_are_refused_and_health_stays_open(ingest):
