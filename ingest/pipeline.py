@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from ingest import metrics
 from ingest.cardinality import CardinalityLimiter
 from ingest.enrich import DeviceRegistry
+from ingest.label_sets import LabelSets
 from ingest.publisher import Publisher
 from ingest.relabel import relabel_samples
 from ingest.sources import Agent, IngestConfig, Sources
-from ingest.validate import Limits, check_labels, check_sample
+from ingest.validate import Limits, check_sample
 from schemas.records import Reject, Sample
-from schemas.series_id import SeriesIds, labels_key
+from schemas.series_id import SeriesIds
 
 REJECT_PAYLOAD_BYTES = 1024
 
@@ -56,6 +57,7 @@ class Pipeline:
         self.sources = sources or Sources(IngestConfig())
         self.limiter = limiter
         self.series_ids = SeriesIds()
+        self.label_sets = LabelSets()
 
     async def accept(self, protocol: str, source: str, units: list[Unit], problems: list[Problem],
                      now_ms: int | None = None, limits: Limits | None = None, agent: Agent | None = None) -> Outcome:
@@ -83,7 +85,7 @@ class Pipeline:
                 labels = sample["labels"]
                 reason = label_reasons.get(id(labels), "")
                 if reason == "":
-                    reason = label_reasons[id(labels)] = check_labels(labels, limits)
+                    reason = label_reasons[id(labels)] = self.label_sets.check(labels, limits)
                 reason = reason or check_sample(sample, now_ms, limits)
                 if reason is not None:
                     break
@@ -100,7 +102,7 @@ class Pipeline:
                 labels = sample["labels"]
                 key = keys.get(id(labels))
                 if key is None:
-                    key = keys[id(labels)] = labels_key(labels)
+                    key = keys[id(labels)] = self.label_sets.key(labels)
                 sample["series_id"] = series_ids.of(sample["name"], key)
             if policy.max_new_series_per_hour is not None and self.limiter is not None:
                 good = await self._limit(source_name, policy.max_new_series_per_hour, good_units, problems)

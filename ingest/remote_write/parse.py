@@ -10,7 +10,6 @@ and metadata are ignored; native histograms (field 4) are not declared and are s
 
 from __future__ import annotations
 
-import math
 import struct
 from dataclasses import dataclass, field
 
@@ -89,15 +88,13 @@ def parse(payload: bytes) -> ParseResult:
     result = ParseResult()
     skipped = result.skipped
     for index, series in enumerate(request.timeseries):
-        labels: dict[str, str] = {}
+        labels = {label.name: label.value for label in series.labels}
         duplicate = None
-        for label in series.labels:
-            key = label.name
-            if key in labels:
-                duplicate = key
-            value = label.value
-            if value:  # Prometheus treats an empty label value as the label being absent
-                labels[key] = value
+        if len(labels) != len(series.labels):  # rare: find which name came twice
+            names = [label.name for label in series.labels]
+            duplicate = next(n for n in names if names.count(n) > 1)
+        if "" in labels.values():  # Prometheus treats an empty label value as the label being absent
+            labels = {key: value for key, value in labels.items() if value}
         name = labels.pop(NAME_LABEL, None)
         if duplicate is not None or not name:
             reason = (f"label '{duplicate[:80]}' appears twice" if duplicate is not None
@@ -108,7 +105,7 @@ def parse(payload: bytes) -> ParseResult:
         samples: list[Sample] = []
         for point in series.samples:
             value = point.value
-            if math.isnan(value):
+            if value != value:  # NaN: a staleness marker or a plain NaN, neither a usable value
                 reason = "stale" if struct.pack("<d", value) == STALE_NAN_BYTES else "nan"
                 skipped[reason] = skipped.get(reason, 0) + 1
                 continue
