@@ -29,7 +29,8 @@ class Load:
     bodies: list[bytes]
     headers: dict[str, str]
     samples: int  # samples all bodies hold together
-    warmup: bytes  # one small body holding exactly one sample (opens the Kafka connection)
+    warmup: list[bytes]  # sent before timing: opens the Kafka connection, fills per-series caches
+    warmup_samples: int  # samples the warmup bodies hold together
 
 
 def cpu_seconds(pid: int) -> float:
@@ -44,8 +45,9 @@ def run(env: VigilEnv, load: Load) -> dict[str, float]:
     ingest = env.start("ingest", health_port=port, extra_env={"VIGIL_INGEST_PORT": str(port)})
     url = f"http://127.0.0.1:{port}{load.path}"
     with httpx.Client(timeout=60, headers=load.headers) as warm:
-        answer = warm.post(url, content=load.warmup)
-        assert answer.is_success, answer.text
+        for body in load.warmup:
+            answer = warm.post(url, content=body)
+            assert answer.is_success, answer.text
     queue = list(load.bodies)
     lock = threading.Lock()
     failures: list[str] = []
@@ -73,9 +75,10 @@ def run(env: VigilEnv, load: Load) -> dict[str, float]:
     if failures:
         raise SystemExit(f"ingest refused bodies: {failures[:3]}")
     reader = TopicReader(env.settings, env.settings.topics.metrics, codec.metric_batch())
-    reader.wait_for(lambda r: sum(len(b["samples"]) for b in r) >= load.samples + 1, timeout=180,
+    expected = load.samples + load.warmup_samples
+    reader.wait_for(lambda r: sum(len(b["samples"]) for b in r) >= expected, timeout=180,
                     what=f"{load.samples} samples in Kafka")
-    counted = sum(len(b["samples"]) for b in reader.records) - 1
+    counted = sum(len(b["samples"]) for b in reader.records) - load.warmup_samples
     reader.close()
     return {"samples": load.samples, "seconds": elapsed, "samples_per_s": load.samples / elapsed,
             "bodies_per_s": len(load.bodies) / elapsed, "counted_in_kafka": counted,

@@ -24,4 +24,4 @@ def load() -> Load:
                          f"usage_idle={n % 89}.1 {now_ms + n}")
         bodies.append("\n".join(lines).encode())
     return Load("/api/v2/write?precision=ms", bodies, {}, BODIES * LINES_PER_BODY * len(FIELDS),
-                b"warmup value=1")
+                [b"warmup value=1"], 1)

@@ -45,4 +45,4 @@ def _request(r: int, points: int, now_ns: int) -> bytes:
 def load() -> Load:
     now_ns = time.time_ns() - 600 * 10**9
     bodies = [_request(r, POINTS_PER_REQUEST, now_ns) for r in range(REQUESTS)]
-    return Load("/v1/metrics", bodies, HEADERS, REQUESTS * POINTS_PER_REQUEST, _request(0, 1, now_ns))
+    return Load("/v1/metrics", bodies, HEADERS, REQUESTS * POINTS_PER_REQUEST, [_request(0, 1, now_ns)], 1)

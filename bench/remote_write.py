@@ -12,7 +12,8 @@ from ingest.remote_write.prompb.remote_pb2 import WriteRequest
 SERIES_PER_REQUEST = 500  # Prometheus' default queue_config.max_samples_per_send
 REQUESTS = 200
 SERIES = 20_000
-SHAPE = f"{REQUESTS} requests × {SERIES_PER_REQUEST} series × 1 sample, 10 labels each, {SERIES} series"
+SHAPE = (f"{REQUESTS} requests × {SERIES_PER_REQUEST} series × 1 sample, 10 labels each, {SERIES} series "
+         "(steady state: every series sent once before timing, as after Prometheus' first scrapes)")
 HEADERS = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy",
            "X-Prometheus-Remote-Write-Version": "0.1.0"}
 
@@ -30,15 +31,18 @@ def _request(series: list[tuple[dict[str, str], float, int]]) -> bytes:
 def load() -> Load:
     """Series of a node-exporter-like fleet, sent the way Prometheus' queue manager shards them."""
     now_ms = int(time.time() * 1000) - 600_000
-    bodies = []
-    for r in range(REQUESTS):
-        batch = []
-        for i in range(SERIES_PER_REQUEST):
-            n = (r * SERIES_PER_REQUEST + i) % SERIES
-            labels = {"__name__": f"node_metric_{n % 50}", "job": "node", "instance": f"host-{n // 50}:9100",
-                      "cluster": "eu-1", "env": "prod", "region": "eu-west", "team": f"team-{n % 7}",
-                      "rack": f"r{n % 40}", "cpu": str(n % 16), "mode": ("user", "system", "idle")[n % 3]}
-            batch.append((labels, float(n % 1000) + 0.5, now_ms + r))
-        bodies.append(_request(batch))
-    warmup = _request([({"__name__": "warmup"}, 1.0, now_ms)])
-    return Load("/api/v1/write", bodies, HEADERS, REQUESTS * SERIES_PER_REQUEST, warmup)
+    def bodies(requests: int, stamp: int) -> list[bytes]:
+        out = []
+        for r in range(requests):
+            batch = []
+            for i in range(SERIES_PER_REQUEST):
+                n = (r * SERIES_PER_REQUEST + i) % SERIES
+                labels = {"__name__": f"node_metric_{n % 50}", "job": "node", "instance": f"host-{n // 50}:9100",
+                          "cluster": "eu-1", "env": "prod", "region": "eu-west", "team": f"team-{n % 7}",
+                          "rack": f"r{n % 40}", "cpu": str(n % 16), "mode": ("user", "system", "idle")[n % 3]}
+                batch.append((labels, float(n % 1000) + 0.5, stamp + r))
+            out.append(_request(batch))
+        return out
+    warmup = SERIES // SERIES_PER_REQUEST
+    return Load("/api/v1/write", bodies(REQUESTS, now_ms), HEADERS, REQUESTS * SERIES_PER_REQUEST,
+                bodies(warmup, now_ms - 15_000), warmup * SERIES_PER_REQUEST)

@@ -21,7 +21,7 @@ from ingest import metrics
 from ingest.body import BodyError, read_raw_body
 from ingest.pipeline import Pipeline, Problem, Unit
 from ingest.remote_write.config import CONTENT_TYPE, PROTO_V1, PROTO_V2
-from ingest.remote_write.parse import PayloadError, decompress, parse
+from ingest.remote_write.parse import LabelSets, PayloadError, decompress, parse
 
 PROTOCOL = "remote_write"
 MAX_LISTED_PROBLEMS = 100
@@ -33,6 +33,7 @@ def router(pipeline: Pipeline, max_body_bytes: int) -> APIRouter:
     routes = APIRouter(tags=["prometheus"])
     # ±Inf are real Prometheus values (a gauge can be +Inf) and VictoriaMetrics stores them.
     limits = dataclasses.replace(pipeline.limits, allow_infinite=True)
+    label_sets = LabelSets()
 
     @routes.post("/api/v1/write", status_code=204, summary="Prometheus remote write 1.0")
     async def write(request: Request) -> Response:
@@ -46,9 +47,9 @@ def router(pipeline: Pipeline, max_body_bytes: int) -> APIRouter:
         try:
             body = await read_raw_body(request, max_body_bytes)
             if len(body) > OFFLOAD_BYTES:
-                result = await asyncio.to_thread(_decode, body, max_body_bytes)
+                result = await asyncio.to_thread(_decode, body, max_body_bytes, label_sets)
             else:
-                result = _decode(body, max_body_bytes)
+                result = _decode(body, max_body_bytes, label_sets)
         except BodyError as exc:
             return _error(exc.status, exc.message)
         except PayloadError as exc:
@@ -75,8 +76,8 @@ def router(pipeline: Pipeline, max_body_bytes: int) -> APIRouter:
     return routes
 
 
-def _decode(body: bytes, max_body_bytes: int):
-    return parse(decompress(body, max_body_bytes))
+def _decode(body: bytes, max_body_bytes: int, label_sets: LabelSets):
+    return parse(decompress(body, max_body_bytes), label_sets)
 
 
 def _unsupported(content_type: str, encoding: str) -> str | None:

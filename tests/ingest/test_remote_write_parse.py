@@ -109,18 +109,29 @@ def test_bad_snappy_is_refused_before_decoding(body, status, message):
     assert caught.value.status == status and message in str(caught.value)
 
 
-@pytest.mark.parametrize("body", [b"\x0a\xff\x01", b"not protobuf at all", b"\x0a\x05\x0a\x03\x0a\x01\xff"])
+@pytest.mark.parametrize("body", [b"\x0a\xff\x01", b"not protobuf at all", b"\x0a\x05\x0a\x03\x0a\x01"])
 def test_invalid_protobuf_is_a_400_naming_the_message_type(body):
     with pytest.raises(PayloadError) as caught:
         parse(body)
     assert caught.value.status == 400 and "prometheus.WriteRequest" in str(caught.value)
 
 
-def test_invalid_utf8_in_a_label_is_a_400():
+def test_invalid_utf8_in_a_label_refuses_that_series_only():
     label = b"\x0a\x04" + b"\xff\xfe" + b"ab"  # Label.name with invalid UTF-8
-    series = b"\x0a" + bytes([len(label)]) + label
-    with pytest.raises(PayloadError):
-        parse(b"\x0a" + bytes([len(series)]) + series)
+    bad = b"\x0a" + bytes([len(label)]) + label
+    good = request(({"__name__": "ok"}, [(1.0, 1)])).SerializeToString()
+    result = parse(b"\x0a" + bytes([len(bad)]) + bad + good)
+    assert [(e.location, e.reason) for e in result.errors] == [
+        ("timeseries[0]", "a label is not a valid prometheus.Label (is it valid UTF-8?)")]
+    assert [s.location for s in result.series] == ["timeseries[1] ok"]
+
+
+def test_label_sets_are_decoded_once_and_shared():
+    from ingest.remote_write.parse import LabelSets
+    sets = LabelSets()
+    body = request(({"__name__": "up", "job": "a"}, [(1.0, 1)])).SerializeToString()
+    first, second = parse(body, sets), parse(body, sets)
+    assert first.series[0].samples[0]["labels"] is second.series[0].samples[0]["labels"]
 
 
 @settings(max_examples=300, deadline=None)

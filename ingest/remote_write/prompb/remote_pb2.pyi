@@ -80,3 +80,17 @@ class Label(_message.Message):
     name: str
     value: str
     def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class WriteRequestRaw(_message.Message):
+    __slots__ = ("timeseries",)
+    TIMESERIES_FIELD_NUMBER: _ClassVar[int]
+    timeseries: _containers.RepeatedCompositeFieldContainer[TimeSeriesRaw]
+    def __init__(self, timeseries: _Optional[_Iterable[_Union[TimeSeriesRaw, _Mapping]]] = ...) -> None: ...
+
+class TimeSeriesRaw(_message.Message):
+    __slots__ = ("labels", "samples")
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    labels: _containers.RepeatedScalarFieldContainer[bytes]
+    samples: _containers.RepeatedCompositeFieldContainer[Sample]
+    def __init__(self, labels: _Optional[_Iterable[bytes]] = ..., samples: _Optional[_Iterable[_Union[Sample, _Mapping]]] = ...) -> None: ...
