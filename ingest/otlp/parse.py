@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.metrics.v1.metrics_pb2 import AGGREGATION_TEMPORALITY_DELTA
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 
 from ingest.otlp.config import TARGET_INFO
-from ingest.otlp.translate import attributes, metric_name, resource_labels
+from ingest.otlp.translate import AttributeSets, metric_name, resource_labels
+from ingest.otlp.wire.metrics_raw_pb2 import AGGREGATION_TEMPORALITY_DELTA, ExportMetricsServiceRequest
 from schemas.records import Sample
 
 NO_RECORDED_VALUE = 1  # DataPointFlags.DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK
@@ -65,7 +65,11 @@ class ParseResult:
 
 
 def decode(body: bytes, is_json: bool) -> ExportMetricsServiceRequest:
-    """The request message from a protobuf or JSON body; PayloadError naming the problem."""
+    """The request, in the raw-attributes view (wire/metrics_raw.proto), from a protobuf or JSON body.
+
+    PayloadError names the problem. JSON goes through OTLP's own message class (the JSON mapping
+    needs it) and is re-read as bytes, so both encodings take one path from here on.
+    """
     request = ExportMetricsServiceRequest()
     if not is_json:
         try:
@@ -73,6 +77,12 @@ def decode(body: bytes, is_json: bool) -> ExportMetricsServiceRequest:
         except DecodeError as exc:
             raise PayloadError(f"body is not an ExportMetricsServiceRequest protobuf: {exc}") from None
         return request
+    request.ParseFromString(_from_json(body).SerializeToString())
+    return request
+
+
+def _from_json(body: bytes) -> metrics_service_pb2.ExportMetricsServiceRequest:
+    request = metrics_service_pb2.ExportMetricsServiceRequest()
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -101,11 +111,15 @@ def _drop_exemplars(node, depth: int = 0) -> None:
             _drop_exemplars(value, depth + 1)
 
 
-def parse(request: ExportMetricsServiceRequest, now_ms: int) -> ParseResult:
+def parse(request: ExportMetricsServiceRequest, now_ms: int, attribute_sets: AttributeSets | None = None) -> ParseResult:
     """Every data point of the request as samples."""
+    attribute_sets = attribute_sets or AttributeSets()
     result = ParseResult()
     for r, resource_metrics in enumerate(request.resource_metrics):
-        common, info = resource_labels(resource_metrics.resource.attributes)
+        try:
+            common, info = resource_labels(tuple(resource_metrics.resource.attributes))
+        except ValueError as exc:
+            raise PayloadError(f"resourceMetrics[{r}].resource: {exc}") from None
         if info:
             result.points.append(ParsedPoint(f"resourceMetrics[{r}] {TARGET_INFO}", [
                 {"series_id": 0, "name": TARGET_INFO, "labels": info, "value": 1.0, "timestamp_ms": now_ms}]))
@@ -115,11 +129,12 @@ def parse(request: ExportMetricsServiceRequest, now_ms: int) -> ParseResult:
             base.update(common)
             for m, metric in enumerate(scope_metrics.metrics):
                 where = f"resourceMetrics[{r}].scopeMetrics[{s}].metrics[{m}] {metric.name[:100]}"
-                _metric(metric, where, base, now_ms, result)
+                _metric(metric, where, base, now_ms, result, attribute_sets)
     return result
 
 
-def _metric(metric, where: str, base: dict[str, str], now_ms: int, result: ParseResult) -> None:
+def _metric(metric, where: str, base: dict[str, str], now_ms: int, result: ParseResult,
+            attribute_sets: AttributeSets) -> None:
     kind = metric.WhichOneof("data")
     if kind is None:
         result.errors.append(PointError(where, "metric has no data (gauge, sum, histogram, "
@@ -138,10 +153,9 @@ def _metric(metric, where: str, base: dict[str, str], now_ms: int, result: Parse
             result.skipped["no_recorded_value"] = result.skipped.get("no_recorded_value", 0) + 1
             continue
         location = f"{where} dataPoints[{d}]"
-        labels = attributes(point.attributes)
-        labels.update(base)
         stamp = point.time_unix_nano // 1_000_000 or now_ms
         try:
+            labels = {**attribute_sets.get(tuple(point.attributes)), **base}
             samples = convert(name, labels, point, stamp)
         except ValueError as exc:
             result.errors.append(PointError(location, str(exc)))

@@ -23,6 +23,7 @@ from ingest.body import BodyError, read_body
 from ingest.otlp.config import JSON, PROTOBUF
 from ingest.otlp.cumulative import DeltaToCumulative
 from ingest.otlp.parse import PayloadError, decode, parse
+from ingest.otlp.translate import AttributeSets
 from ingest.pipeline import Pipeline, Problem, Unit
 
 PROTOCOL = "otlp"
@@ -36,6 +37,7 @@ def router(pipeline: Pipeline, max_body_bytes: int) -> APIRouter:
     """Routes: POST /v1/metrics."""
     routes = APIRouter(tags=["opentelemetry"])
     deltas = DeltaToCumulative()
+    attribute_sets = AttributeSets()
 
     @routes.post("/v1/metrics", summary="OTLP/HTTP metrics export")
     async def export(request: Request) -> Response:
@@ -51,9 +53,9 @@ def router(pipeline: Pipeline, max_body_bytes: int) -> APIRouter:
         try:
             body = await read_body(request, max_body_bytes)
             if len(body) > OFFLOAD_BYTES:
-                result = await asyncio.to_thread(lambda: parse(decode(body, is_json), now_ms))
+                result = await asyncio.to_thread(lambda: parse(decode(body, is_json), now_ms, attribute_sets))
             else:
-                result = parse(decode(body, is_json), now_ms)
+                result = parse(decode(body, is_json), now_ms, attribute_sets)
         except BodyError as exc:
             return _status(exc.status, exc.message, is_json)
         except PayloadError as exc:

@@ -17,6 +17,9 @@ import functools
 import json
 import re
 
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+
 from ingest.otlp.config import (PER_UNIT_WORDS, SERVICE_INSTANCE, SERVICE_NAME, SERVICE_NAMESPACE, UNIT_WORDS)
 
 _BAD_NAME = re.compile(r"[^a-zA-Z0-9_:]")
@@ -83,15 +86,44 @@ def _plain(value):
     return getattr(value, kind) if kind else None
 
 
-def attributes(pairs) -> dict[str, str]:
-    """KeyValue list → labels; a later key wins over an earlier one that maps to the same name."""
+def key_values(raw: tuple[bytes, ...]) -> list[KeyValue]:
+    """Serialized KeyValue messages → KeyValues; ValueError naming the problem when one isn't."""
+    try:
+        return [KeyValue.FromString(chunk) for chunk in raw]
+    except DecodeError:
+        raise ValueError("an attribute is not a valid KeyValue (is its key or value valid UTF-8?)") from None
+
+
+def attributes(raw: tuple[bytes, ...]) -> dict[str, str]:
+    """Serialized KeyValues → labels; a later key wins over an earlier one that maps to the same name."""
     # `string_value or …`: one C attribute read for the usual string attribute, the full check otherwise.
-    return {label_name(kv.key): kv.value.string_value or any_value(kv.value) for kv in pairs}
+    return {label_name(kv.key): kv.value.string_value or any_value(kv.value) for kv in key_values(raw)}
 
 
-def resource_labels(pairs) -> tuple[dict[str, str], dict[str, str]]:
+class AttributeSets:
+    """Labels of attribute lists by their raw bytes: an SDK exports the same attribute sets every time.
+
+    A hit costs one tuple of bytes and one lookup instead of decoding each KeyValue. The dicts
+    handed out are shared: callers copy before adding to them.
+    """
+
+    def __init__(self, max_sets: int = 200_000) -> None:
+        self._max = max_sets
+        self._sets: dict[tuple[bytes, ...], dict[str, str]] = {}
+
+    def get(self, raw: tuple[bytes, ...]) -> dict[str, str]:
+        """The labels of an attribute list (ValueError if it doesn't decode)."""
+        found = self._sets.get(raw)
+        if found is None:
+            if len(self._sets) >= self._max:
+                self._sets.clear()
+            found = self._sets[raw] = attributes(raw)
+        return found
+
+
+def resource_labels(raw_pairs: tuple[bytes, ...]) -> tuple[dict[str, str], dict[str, str]]:
     """(labels every series of the resource gets: job/instance, labels of its `target_info`)."""
-    raw = {kv.key: any_value(kv.value) for kv in pairs}
+    raw = {kv.key: any_value(kv.value) for kv in key_values(raw_pairs)}
     common = {}
     name, namespace = raw.get(SERVICE_NAME), raw.get(SERVICE_NAMESPACE)
     if name:

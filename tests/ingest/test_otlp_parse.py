@@ -36,8 +36,13 @@ def request(*metrics: pb.Metric, resource=(kv("service.name", string_value="chec
     return req
 
 
+def parsed(req: ExportMetricsServiceRequest):
+    """Parse as the server does: from the request's protobuf bytes."""
+    return parse(decode(req.SerializeToString(), is_json=False), NOW)
+
+
 def samples(req) -> dict[tuple[str, tuple], float]:
-    result = parse(req, NOW)
+    result = parsed(req)
     assert not result.errors, result.errors
     return {(s["name"], tuple(sorted(s["labels"].items()))): s["value"] for p in result.points for s in p.samples}
 
@@ -73,7 +78,7 @@ def test_gauge_and_sums_follow_the_prometheus_compatibility_names():
 def test_timestamps_are_milliseconds_and_zero_means_now():
     req = request(pb.Metric(name="g", gauge=pb.Gauge(data_points=[pb.NumberDataPoint(time_unix_nano=T, as_int=1),
                                                                  pb.NumberDataPoint(as_int=2)])))
-    stamps = [s["timestamp_ms"] for p in parse(req, NOW).points for s in p.samples if s["name"] == "g"]
+    stamps = [s["timestamp_ms"] for p in parsed(req).points for s in p.samples if s["name"] == "g"]
     assert stamps == [T // 1_000_000, NOW]
 
 
@@ -131,7 +136,7 @@ def test_service_namespace_joins_the_job_and_no_extra_resource_attributes_means_
 def test_points_without_a_recorded_value_are_skipped_and_counted():
     req = request(pb.Metric(name="g", gauge=pb.Gauge(data_points=[
         pb.NumberDataPoint(as_int=1), pb.NumberDataPoint(as_int=2, flags=1)])))
-    result = parse(req, NOW)
+    result = parsed(req)
     assert result.skipped == {"no_recorded_value": 1}
     assert [s["value"] for p in result.points for s in p.samples if s["name"] == "g"] == [1]
 
@@ -144,7 +149,7 @@ def test_bad_points_are_named_with_their_path_and_good_ones_kept():
     empty = pb.Metric(name="nothing")
     bad_scale = pb.Metric(name="e", exponential_histogram=pb.ExponentialHistogram(data_points=[
         pb.ExponentialHistogramDataPoint(scale=99, count=1)]))
-    result = parse(request(good, bad_hist, empty, bad_scale), NOW)
+    result = parsed(request(good, bad_hist, empty, bad_scale))
     assert [(e.location, e.reason) for e in result.errors] == [
         ("resourceMetrics[0].scopeMetrics[0].metrics[1] h dataPoints[0]",
          "bucketCounts has 1 entries for 2 explicitBounds (expected 3)"),
@@ -227,3 +232,26 @@ def test_deltas_add_up_per_series_and_revert_when_the_write_failed():
     again = [{"name": "c", "labels": {"a": "2"}, "value": 1.0}]
     deltas.apply(again)
     assert again[0]["value"] == 1  # starts again from zero: a counter reset for rate()
+
+
+def test_an_attribute_with_invalid_utf8_refuses_its_point_only():
+    from ingest.otlp.wire import metrics_raw_pb2 as raw
+    req = raw.ExportMetricsServiceRequest()
+    metric = req.resource_metrics.add().scope_metrics.add().metrics.add(name="g")
+    metric.gauge.data_points.add(as_int=1)
+    metric.gauge.data_points.add(as_int=2, attributes=[b"\x0a\x02\xff\xfe"])  # KeyValue.key not UTF-8
+    result = parse(decode(req.SerializeToString(), is_json=False), NOW)
+    assert [(e.location.rsplit(" ", 1)[-1], e.reason) for e in result.errors] == [
+        ("dataPoints[1]", "an attribute is not a valid KeyValue (is its key or value valid UTF-8?)")]
+    assert [s["value"] for p in result.points for s in p.samples] == [1]
+
+
+def test_attribute_sets_are_decoded_once_and_never_changed_by_their_users():
+    from ingest.otlp.translate import AttributeSets
+    sets = AttributeSets()
+    point = pb.NumberDataPoint(as_int=1, attributes=[kv("route", string_value="/a")])
+    body = request(pb.Metric(name="g", gauge=pb.Gauge(data_points=[point]))).SerializeToString()
+    first = parse(decode(body, False), NOW, sets)
+    parse(decode(body, False), NOW, sets)
+    assert sets.get((kv("route", string_value="/a").SerializeToString(),)) == {"route": "/a"}  # no job etc.
+    assert first.points[-1].samples[0]["labels"]["job"] == "checkout"
