@@ -39,11 +39,21 @@ class PayloadError(ValueError):
 
 @dataclass(slots=True)
 class ParsedPoint:
-    """One accepted data point: its path in the request, its samples, and whether it is a delta."""
+    """One accepted data point: its samples, whether it is a delta, and (lazily) its path in the request.
 
-    location: str
+    It is a pipeline Unit as it is (location, samples, raw): most points are accepted, so the
+    path string is only built for the few that are refused.
+    """
+
+    where: str
+    index: int | None
     samples: list[Sample]
     delta: bool = False
+    raw: bytes = b""
+
+    @property
+    def location(self) -> str:
+        return self.where if self.index is None else f"{self.where} dataPoints[{self.index}]"
 
 
 @dataclass(slots=True)
@@ -121,7 +131,7 @@ def parse(request: ExportMetricsServiceRequest, now_ms: int, attribute_sets: Att
         except ValueError as exc:
             raise PayloadError(f"resourceMetrics[{r}].resource: {exc}") from None
         if info:
-            result.points.append(ParsedPoint(f"resourceMetrics[{r}] {TARGET_INFO}", [
+            result.points.append(ParsedPoint(f"resourceMetrics[{r}] {TARGET_INFO}", None, [
                 {"series_id": 0, "name": TARGET_INFO, "labels": info, "value": 1.0, "timestamp_ms": now_ms}]))
         for s, scope_metrics in enumerate(resource_metrics.scope_metrics):
             scope = scope_metrics.scope
@@ -152,15 +162,14 @@ def _metric(metric, where: str, base: dict[str, str], now_ms: int, result: Parse
         if point.flags & NO_RECORDED_VALUE:
             result.skipped["no_recorded_value"] = result.skipped.get("no_recorded_value", 0) + 1
             continue
-        location = f"{where} dataPoints[{d}]"
         stamp = point.time_unix_nano // 1_000_000 or now_ms
         try:
             labels = {**attribute_sets.get(tuple(point.attributes)), **base}
             samples = convert(name, labels, point, stamp)
         except ValueError as exc:
-            result.errors.append(PointError(location, str(exc)))
+            result.errors.append(PointError(f"{where} dataPoints[{d}]", str(exc)))
             continue
-        result.points.append(ParsedPoint(location, samples, delta and kind != "gauge"))
+        result.points.append(ParsedPoint(where, d, samples, delta and kind != "gauge"))
 
 
 def _sample(name: str, labels: dict[str, str], value: float, stamp: int) -> Sample:

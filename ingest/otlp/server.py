@@ -24,7 +24,7 @@ from ingest.otlp.config import JSON, PROTOBUF
 from ingest.otlp.cumulative import DeltaToCumulative
 from ingest.otlp.parse import PayloadError, decode, parse
 from ingest.otlp.translate import AttributeSets
-from ingest.pipeline import Pipeline, Problem, Unit
+from ingest.pipeline import Pipeline, Problem
 
 PROTOCOL = "otlp"
 MAX_LISTED_PROBLEMS = 20
@@ -62,7 +62,7 @@ def router(pipeline: Pipeline, max_body_bytes: int) -> APIRouter:
             return _status(400, str(exc), is_json)
         for reason, count in result.skipped.items():
             metrics.SAMPLES_SKIPPED.labels(PROTOCOL, reason).inc(count)
-        units = [Unit(point.location, point.samples) for point in result.points]
+        units = result.points  # each ParsedPoint is a pipeline Unit
         problems = [Problem(e.location, e.reason) for e in result.errors]
         source = request.client.host if request.client else "unknown"
         applied = [change for point in result.points if point.delta for change in deltas.apply(point.samples)]

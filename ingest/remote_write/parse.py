@@ -44,10 +44,18 @@ class SeriesError:
 
 @dataclass(slots=True)
 class ParsedSeries:
-    """One accepted time series: where it is and its samples (sharing one labels dict)."""
+    """One accepted time series: its index, its samples (sharing one labels dict) and, lazily, where it is.
 
-    location: str
+    It is a pipeline Unit as it is (location, samples, raw).
+    """
+
+    index: int
     samples: list[Sample]
+    raw: bytes = b""
+
+    @property
+    def location(self) -> str:
+        return f"timeseries[{self.index}] {self.samples[0]['name']}"
 
 
 @dataclass(slots=True)
@@ -143,5 +151,5 @@ def parse(payload: bytes, label_sets: LabelSets | None = None) -> ParseResult:
             samples.append({"series_id": 0, "name": name, "labels": labels, "value": value,
                             "timestamp_ms": point.timestamp})
         if samples:
-            result.series.append(ParsedSeries(f"timeseries[{index}] {name}", samples))
+            result.series.append(ParsedSeries(index, samples))
     return result

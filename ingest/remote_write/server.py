@@ -19,7 +19,7 @@ from fastapi.responses import PlainTextResponse
 from infra.retry import RetryableError
 from ingest import metrics
 from ingest.body import BodyError, read_raw_body
-from ingest.pipeline import Pipeline, Problem, Unit
+from ingest.pipeline import Pipeline, Problem
 from ingest.remote_write.config import CONTENT_TYPE, PROTO_V1, PROTO_V2
 from ingest.remote_write.parse import LabelSets, PayloadError, decompress, parse
 
@@ -56,7 +56,7 @@ def router(pipeline: Pipeline, max_body_bytes: int) -> APIRouter:
             return _error(exc.status, str(exc))
         for reason, count in result.skipped.items():
             metrics.SAMPLES_SKIPPED.labels(PROTOCOL, reason).inc(count)
-        units = [Unit(series.location, series.samples) for series in result.series]
+        units = result.series  # each ParsedSeries is a pipeline Unit
         problems = [Problem(e.location, e.reason, e.raw) for e in result.errors]
         source = request.client.host if request.client else "unknown"
         try:
