@@ -38,8 +38,8 @@ def sdk():
     """Makes SDK meter providers exporting to Vigil only when flushed; shuts them down first at teardown."""
     providers: list[MeterProvider] = []
 
-    def make(base_url: str, **exporter_options) -> MeterProvider:
-        exporter = OTLPMetricExporter(endpoint=f"{base_url}/v1/metrics", timeout=5, **exporter_options)
+    def make(base_url: str, exporter_class=OTLPMetricExporter, **exporter_options) -> MeterProvider:
+        exporter = exporter_class(endpoint=f"{base_url}/v1/metrics", timeout=5, **exporter_options)
         reader = PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)
         resource = Resource.create({"service.name": "checkout", "service.instance.id": "pod-1", "region": "eu"})
         providers.append(MeterProvider(metric_readers=[reader], resource=resource))
@@ -90,6 +90,22 @@ def test_sdk_gzip_and_delta_temporality_become_a_cumulative_counter(ingest, sdk)
     assert provider.force_flush()
     values = [s["value"] for s in samples_in_kafka(env, 4) if s["name"] == "payments_total"]
     assert values == [5, 8]
+
+
+def test_sdk_json_exporter_counters_gauges_and_histograms(ingest, sdk):
+    from opentelemetry.exporter.otlp.json.http.metric_exporter import OTLPMetricExporter as JsonExporter
+    http, env = ingest
+    provider = sdk(str(http.base_url), exporter_class=JsonExporter)
+    meter = provider.get_meter("shop", "2.0")
+    meter.create_counter("refunds").add(3, {"reason": "late"})
+    meter.create_histogram("refund.amount", unit="{EUR}").record(12.5)
+    meter.create_observable_gauge("stock", callbacks=[lambda _: [Observation(7, {"sku": "a-1"})]])
+    assert provider.force_flush()
+    got = by_name(samples_in_kafka(env, 6))
+    (refunds,) = got["refunds_total"]
+    assert refunds["value"] == 3 and refunds["labels"]["reason"] == "late" and refunds["labels"]["job"] == "checkout"
+    assert got["refund_amount_count"][0]["value"] == 1 and got["refund_amount_sum"][0]["value"] == 12.5
+    assert got["stock"][0]["value"] == 7 and got["stock"][0]["labels"]["sku"] == "a-1"
 
 
 def test_otlp_json_gets_a_json_answer(ingest):
