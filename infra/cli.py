@@ -14,6 +14,8 @@ app = typer.Typer(help="Vigil: monitoring and alerting on Kafka.", no_args_is_he
 stack_app = typer.Typer(help="The embedded stack of real servers (Tansu, Postgres, Redis, VictoriaMetrics, Mosquitto).",
                         no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
+connectors_app = typer.Typer(help="Device connectors (MQTT/Zigbee2MQTT, Modbus TCP, …) from VIGIL_CONNECTORS_CONFIG.")
+app.add_typer(connectors_app, name="connectors")
 console = Console()
 
 
@@ -117,6 +119,55 @@ def notifier() -> None:
     settings = _settings(NotifierSettings)
     _logging(settings.log_level)
     run(settings)
+
+
+@connectors_app.callback(invoke_without_command=True)
+def connectors(ctx: typer.Context) -> None:
+    """Run every connector of VIGIL_CONNECTORS_CONFIG (status on :8095/status)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from infra.settings import ConnectorsSettings
+    from ingest.connectors.config import ConnectorsConfigError, load
+    from ingest.connectors.registry import build, kinds
+    from ingest.connectors.runtime import run
+    from ingest.sources import ConfigError, Sources
+    from ingest.sources import load as load_sources
+
+    settings = _settings(ConnectorsSettings)
+    _logging(settings.log_level)
+    if settings.connectors_config is None:
+        console.print("[red]set VIGIL_CONNECTORS_CONFIG[/] to the YAML file describing your connectors and devices")
+        raise typer.Exit(2)
+    try:
+        configs = load(settings.connectors_config, kinds())
+        sources = Sources(load_sources(settings.ingest_config))
+    except (ConnectorsConfigError, ConfigError) as exc:
+        console.print(f"[red]invalid configuration[/] {exc}")
+        raise typer.Exit(2) from None
+    run(settings, [(config.type, build(config)) for config in configs], sources)
+
+
+@connectors_app.command("status")
+def connectors_status() -> None:
+    """Each connector's devices: up/down, last seen, last error, samples/s."""
+    import time
+    import httpx
+
+    from infra.settings import ConnectorsSettings
+
+    settings = _settings(ConnectorsSettings)
+    try:
+        devices = httpx.get(f"http://127.0.0.1:{settings.connectors_port}/status", timeout=5).json()["devices"]
+    except httpx.HTTPError as exc:
+        console.print(f"[red]vigil connectors is not answering on :{settings.connectors_port}[/] ({exc})")
+        raise typer.Exit(1) from None
+    table = Table("connector", "device", "state", "last seen", "samples/s", "last error")
+    now = time.time()
+    for d in devices:
+        state = {True: "[green]up[/]", False: "[red]down[/]", None: "[dim]unknown[/]"}[d["up"]]
+        seen = f"{now - d['last_seen_ms'] / 1000:.0f}s ago" if d["last_seen_ms"] else "never"
+        table.add_row(d["connector"], d["device"], state, seen, f"{d['samples_per_s']:.1f}", d["last_error"][:80])
+    console.print(table)
 
 
 @app.command()

@@ -51,6 +51,13 @@ class IngestSettings(CommonSettings):
     statsd_percentiles: tuple[float, ...] = (50.0, 90.0, 95.0, 99.0)
 
 
+class ConnectorsSettings(IngestSettings):
+    """`vigil connectors`: device connectors publishing through the ingest pipeline."""
+
+    connectors_config: Path | None = Field(None, description="YAML: the connectors and their devices")
+    connectors_port: int = 8095
+
+
 class StreamsSettings(CommonSettings):
     """`vigil streams`: the Faust worker evaluating rules."""
 

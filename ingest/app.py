@@ -6,25 +6,19 @@ import asyncio
 import logging
 from contextlib import asynccontextmanager
 
-import redis.asyncio as aioredis
 import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
-from psycopg_pool import AsyncConnectionPool
 
-from infra.kafka import ensure_topics, make_producer
+from infra.kafka import ensure_topics
 from infra.migrate import migrate
 from infra.settings import IngestSettings
+from ingest.assembly import pipeline_for
 from ingest.auth import AgentTokens
-from ingest.cardinality import CardinalityLimiter
-from ingest.enrich import DeviceRegistry
-from ingest.pipeline import Pipeline
-from ingest.publisher import Publisher
 from ingest.registry import HTTP_ADAPTERS, LISTENERS
 from ingest.scrape.server import Scraper
 from ingest.sources import ConfigError, Sources, load
-from ingest.validate import Limits
 
 log = logging.getLogger(__name__)
 
@@ -35,35 +29,21 @@ def create_app(settings: IngestSettings, sources: Sources) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        producer = make_producer(settings)
-        publisher = Publisher(producer, settings.topics, settings.metrics_partitions, settings.produce_timeout_s)
-        pool = AsyncConnectionPool(settings.postgres_dsn.get_secret_value(), min_size=1, max_size=4, open=False)
-        await pool.open()
-        redis = aioredis.from_url(settings.redis_url.get_secret_value())
-        registry = DeviceRegistry(pool, redis, settings.topic_prefix, settings.device_label_keys,
-                                  settings.device_cache_ttl_s)
-        limits = Limits(max_future_ms=settings.max_future_s * 1000, max_past_ms=settings.max_past_s * 1000)
-        limiter = CardinalityLimiter(redis, settings.topic_prefix)
-        pipeline = Pipeline(publisher, registry, limits, sources, limiter)
-        for name, factory in HTTP_ADAPTERS.items():
-            app.include_router(factory(pipeline, settings))
-            log.info("ingest adapter %s ready", name)
-        listeners = [listener for make in LISTENERS.values() if (listener := make(pipeline, settings))]
-        for listener in listeners:
-            await listener.start()
-        state["producer"] = producer
-        state["scrapers"] = [listener for listener in listeners if isinstance(listener, Scraper)]
-        yield
-        for listener in listeners:  # they flush what they aggregated while the publisher still runs
-            await listener.stop()
-        unsent = await asyncio.to_thread(publisher.close)
-        if unsent:
-            log.error("%d Kafka messages unsent at shutdown", unsent)
-        await redis.aclose()
-        await pool.close()
+        async with pipeline_for(settings, sources) as pipeline:
+            for name, factory in HTTP_ADAPTERS.items():
+                app.include_router(factory(pipeline, settings))
+                log.info("ingest adapter %s ready", name)
+            listeners = [listener for make in LISTENERS.values() if (listener := make(pipeline, settings))]
+            for listener in listeners:
+                await listener.start()
+            state["producer"] = pipeline.publisher.producer
+            state["scrapers"] = [listener for listener in listeners if isinstance(listener, Scraper)]
+            yield
+            for listener in listeners:  # they flush what they aggregated while the publisher still runs
+                await listener.stop()
 
     app = FastAPI(title="Vigil ingest", lifespan=lifespan,
-                  description="Influx line protocol (v1 /write, v2 /api/v2/write) into Kafka.")
+                  description="Influx line protocol, Prometheus remote write, OTLP/HTTP and StatsD into Kafka.")
     app.mount("/metrics", make_asgi_app())
     app.add_middleware(AgentTokens, sources=sources)
 

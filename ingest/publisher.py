@@ -33,6 +33,7 @@ class Publisher:
 
     def __init__(self, producer: Producer, topics: Topics, partitions: int, timeout_s: float) -> None:
         self._producer = producer
+        self.producer = producer  # for health checks (list_topics)
         self._topics = topics
         self._partitions = partitions
         self._timeout_s = timeout_s

@@ -6,7 +6,8 @@ import shutil
 from pathlib import Path
 
 from infra.process import ManagedProcess
-from tests.harness import free_port, wait_http
+from infra.stack.parts import tcp_open
+from tests.harness import free_port, wait_http, wait_until
 
 
 def _which(program: str) -> str:
@@ -37,4 +38,16 @@ def start_prometheus(state: Path, config: str, port: int) -> ManagedProcess:
                                 "--storage.remote.flush-deadline=1s"])
     proc.start(attached=True)
     wait_http(f"http://127.0.0.1:{port}/-/ready", proc)
+    return proc
+
+
+def start_mosquitto(state: Path, port: int) -> ManagedProcess:
+    """A Mosquitto broker of the test's own on `port` (the test may stop and restart it)."""
+    state.mkdir(parents=True, exist_ok=True)
+    conf = state / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    proc = ManagedProcess(name="mosquitto", log_path=state / "mosquitto.log", pid_path=state / "mosquitto.pid",
+                          argv=[_which("mosquitto"), "-c", str(conf)])
+    proc.start(attached=True)
+    wait_until(lambda: tcp_open(port), timeout=10, message=f"mosquitto on :{port}")
     return proc

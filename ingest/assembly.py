@@ -1,0 +1,47 @@
+"""Building the shared pipeline (Kafka producer, device registry, limits) for a process that ingests.
+
+`vigil ingest` and `vigil connectors` both publish through one Pipeline; this is where it is
+assembled from settings and taken down again, publisher first so nothing queued is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from psycopg_pool import AsyncConnectionPool
+
+from infra.kafka import make_producer
+from infra.settings import IngestSettings
+from ingest.cardinality import CardinalityLimiter
+from ingest.enrich import DeviceRegistry
+from ingest.pipeline import Pipeline
+from ingest.publisher import Publisher
+from ingest.sources import Sources
+from ingest.validate import Limits
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def pipeline_for(settings: IngestSettings, sources: Sources) -> AsyncIterator[Pipeline]:
+    """A ready Pipeline for the duration of the block; on exit, queued Kafka messages are flushed."""
+    producer = make_producer(settings)
+    publisher = Publisher(producer, settings.topics, settings.metrics_partitions, settings.produce_timeout_s)
+    pool = AsyncConnectionPool(settings.postgres_dsn.get_secret_value(), min_size=1, max_size=4, open=False)
+    await pool.open()
+    redis = aioredis.from_url(settings.redis_url.get_secret_value())
+    try:
+        registry = DeviceRegistry(pool, redis, settings.topic_prefix, settings.device_label_keys,
+                                  settings.device_cache_ttl_s)
+        limits = Limits(max_future_ms=settings.max_future_s * 1000, max_past_ms=settings.max_past_s * 1000)
+        yield Pipeline(publisher, registry, limits, sources, CardinalityLimiter(redis, settings.topic_prefix))
+    finally:
+        unsent = await asyncio.to_thread(publisher.close)
+        if unsent:
+            log.error("%d Kafka messages unsent at shutdown", unsent)
+        await redis.aclose()
+        await pool.close()

@@ -1,0 +1,1 @@
+"""MQTT connector: Zigbee2MQTT conventions and generic topic templates (paho-mqtt)."""
