@@ -7,11 +7,14 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from ingest.connectors.base import Connector
+from ingest.homeassistant.config import HomeAssistantConfig
+from ingest.homeassistant.connector import HomeAssistantConnector
 from ingest.mqtt.config import MqttConnectorConfig
 from ingest.mqtt.connector import MqttConnector
 
 CONNECTORS: dict[str, tuple[type[BaseModel], Callable[[BaseModel], Connector]]] = {
     "mqtt": (MqttConnectorConfig, MqttConnector),
+    "homeassistant": (HomeAssistantConfig, HomeAssistantConnector),
 }
 
 
