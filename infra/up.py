@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import sys
 import time
@@ -37,6 +39,7 @@ class Service:
 
 SERVICES = [Service("ingest", 8090), Service("streams", 8091), Service("sinks", 8092), Service("notifier", 8093),
             Service("api", 8080)]
+CONNECTORS = Service("connectors", 8095)  # with the demo devices, or when VIGIL_CONNECTORS_CONFIG is set
 
 
 def _healthy(port: int) -> bool:
@@ -61,9 +64,12 @@ def _accepted_total(port: int) -> float:
 class LiveView:
     """Samples/s in, alerts firing, pages delivered: polled once a second."""
 
-    def __init__(self, dsn: str, processes: list[ManagedProcess], receiver=None, traffic=None) -> None:
+    def __init__(self, dsn: str, processes: list[ManagedProcess], services: list[Service], receiver=None,
+                 traffic=None) -> None:
         self.dsn = dsn
         self.processes = processes
+        self.services = services
+        self.devices: list[dict] = []
         self.receiver = receiver
         self.traffic = traffic
         self.rates: deque[tuple[float, float]] = deque(maxlen=6)
@@ -78,11 +84,14 @@ class LiveView:
         try:
             with psycopg.connect(self.dsn, connect_timeout=2) as conn:
                 self.firing = conn.execute(
-                    "SELECT alertname, labels->>'host', value, starts_at FROM alerts WHERE status = 'FIRING' "
+                    "SELECT alertname, COALESCE(labels->>'host', labels->>'device'), value, starts_at FROM alerts "
+                    "WHERE status = 'FIRING' "
                     "ORDER BY starts_at DESC LIMIT 8").fetchall()
                 self.delivered = conn.execute("SELECT count(*) FROM deliveries WHERE status = 'DELIVERED'").fetchone()[0]
         except psycopg.Error:
             pass
+        if CONNECTORS in self.services:
+            self.devices = _devices(CONNECTORS.port)
         new = []
         if self.receiver is not None:
             pages = self.receiver.pages
@@ -98,12 +107,14 @@ class LiveView:
         return (c1 - c0) / (t1 - t0) if t1 > t0 else 0.0
 
     def summary(self) -> str:
+        devices = (f"   devices up: {sum(1 for d in self.devices if d['up'])}/{len(self.devices)}"
+                   if CONNECTORS in self.services else "")
         return (f"samples/s in: {self.rate():,.0f}   accepted: {self.rates[-1][1] if self.rates else 0:,.0f}   "
-                f"alerts firing: {len(self.firing)}   pages delivered: {self.delivered}")
+                f"alerts firing: {len(self.firing)}   pages delivered: {self.delivered}{devices}")
 
     def render(self) -> Group:
         procs = Table("process", "pid", "health", box=None, pad_edge=False)
-        for proc, service in zip(self.processes, SERVICES):
+        for proc, service in zip(self.processes, self.services):
             ok = proc.alive() and _healthy(service.port)
             procs.add_row(proc.name, str(proc.pid), "[green]up[/]" if ok else "[red]down[/]")
         alerts = Table("alert", "host", "value", "since", box=None, pad_edge=False)
@@ -116,6 +127,15 @@ class LiveView:
         return Group(Panel(flow, title="Vigil — Ctrl-C stops everything"), Panel(procs, title="processes"),
                      Panel(alerts if self.firing else "[dim]none[/]", title="alerts firing"),
                      Panel(pages, title="pages received (demo Slack webhook)"))
+
+
+def _devices(port: int) -> list[dict]:
+    """Devices from `vigil connectors`' /status (empty while it doesn't answer)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=1) as resp:
+            return json.loads(resp.read())["devices"]
+    except (OSError, ValueError, KeyError):
+        return []
 
 
 def _register_demo_devices(dsn: str) -> None:
@@ -132,8 +152,9 @@ def run_up(stack_settings: StackSettings, demo: bool, console: Console) -> int:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     stack = Stack(stack_settings)
     processes: list[ManagedProcess] = []
-    receiver = traffic = None
+    receiver = traffic = zigbee = None
     logs = stack_settings.state_dir.resolve() / "logs"
+    services = SERVICES + ([CONNECTORS] if demo or os.environ.get("VIGIL_CONNECTORS_CONFIG") else [])
     try:
         console.print("[bold]starting the embedded stack[/] (state in %s)" % stack_settings.state_dir.resolve())
         stack.up(attached=True, progress=lambda name, what: console.print(f"  {name:<9} {what}"))
@@ -150,21 +171,30 @@ def run_up(stack_settings: StackSettings, demo: bool, console: Console) -> int:
             receiver.start()
             env["VIGIL_SLACK_WEBHOOK_URL"] = receiver.url
             _register_demo_devices(common.postgres_dsn.get_secret_value())
-        for service in SERVICES:
+            from infra.demo.devices import connectors_yaml
+
+            config = stack_settings.state_dir.resolve() / "demo-connectors.yaml"
+            config.write_text(connectors_yaml(stack_settings.mqtt_port))
+            env["VIGIL_CONNECTORS_CONFIG"] = str(config)
+        for service in services:
             proc = ManagedProcess(name=service.command, argv=[sys.executable, "-m", "infra.cli", service.command],
                                   env=env, cwd=REPO, log_path=logs / f"{service.command}.log",
                                   pid_path=stack_settings.state_dir.resolve() / "run" / f"{service.command}.pid")
             proc.start(attached=True)
             processes.append(proc)
-        for proc, service in zip(processes, SERVICES):
+        for proc, service in zip(processes, services):
             _wait_healthy(proc, service, console)
         console.print("[green]all processes up[/]: ingest http://127.0.0.1:8090  api http://127.0.0.1:8080/docs")
         if demo:
             from infra.demo.traffic import DemoTraffic
 
+            from infra.demo.devices import DemoZigbee
+
             traffic = DemoTraffic("http://127.0.0.1:8090")
             traffic.start()
-        view = LiveView(common.postgres_dsn.get_secret_value(), processes, receiver, traffic)
+            zigbee = DemoZigbee(stack_settings.mqtt_port)
+            zigbee.start()
+        view = LiveView(common.postgres_dsn.get_secret_value(), processes, services, receiver, traffic)
         _watch(view, console)
         return 0
     except KeyboardInterrupt:
@@ -177,6 +207,8 @@ def run_up(stack_settings: StackSettings, demo: bool, console: Console) -> int:
         console.print("[bold]stopping[/] …")
         if traffic is not None:
             traffic.stop()
+        if zigbee is not None:
+            zigbee.stop()
         for proc in reversed(processes):
             proc.stop(timeout=15)
         if receiver is not None:
@@ -211,6 +243,6 @@ def _watch(view: LiveView, console: Console) -> None:
                 console.print(f"page: {line}")
             time.sleep(1)
         console.print(view.summary())
-        for proc, service in zip(view.processes, SERVICES):
+        for proc, service in zip(view.processes, view.services):
             if not proc.alive():
                 raise StackError(f"vigil {service.command} exited; see {proc.log_path}")

@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 
 from infra.retry import Backoff, RetryableError
 from ingest import metrics
-from ingest.connectors.base import DeviceStatus, Publish, availability
+from ingest.connectors.base import AVAILABILITY, DeviceStatus, Publish, availability
 from ingest.mqtt import parse
 from ingest.mqtt.config import MqttConnectorConfig
 from ingest.pipeline import Problem
@@ -113,7 +113,7 @@ class MqttConnector:
             metrics.SAMPLES_SKIPPED.labels(PROTOCOL, "non_numeric").inc(skipped)
         if samples or problems:
             await self._publish_until_done(device or message.topic, samples, problems)
-        if device and samples:
+        if device and samples and samples[0]["name"] != AVAILABILITY:  # availability sets the status itself
             self._status(device).ok(len(samples))
         self._client.ack(message.mid, message.qos)  # only now: the broker redelivers anything unacked
 

@@ -90,6 +90,13 @@ connectors:
         assert reject["protocol"] == "mqtt" and reject["location"] == "zigbee2mqtt/kitchen"
         assert reject["reason"].startswith("payload is not JSON") and reject["payload"] == b"this is not json"
         wait_status(lambda d: d.get("kitchen", {}).get("up") is True, "kitchen up in /status")
+        send(client, "zigbee2mqtt/kitchen/availability", "offline", retain=True)
+        wait_status(lambda d: d["kitchen"]["up"] is False and "offline" in d["kitchen"]["last_error"],
+                    "Zigbee2MQTT's offline shown in /status")
+        reader.read_for(2)  # several availability rounds: the device must stay down, not flip back
+        assert [s["value"] for s in samples("vigil_device_up", device="kitchen")][-2:] == [0, 0]
+        send(client, "zigbee2mqtt/kitchen/availability", "online", retain=True)
+        wait_status(lambda d: d["kitchen"]["up"] is True, "kitchen back online")
 
         # Connector restart: what the broker held for the persistent session arrives afterwards.
         connectors.stop(timeout=15)
