@@ -1,7 +1,7 @@
 """`make bench`: ingest throughput per protocol and page latency, each on its own slice of a fresh stack.
 
 ``python -m bench`` runs them all; ``python -m bench NAME …`` runs some: ingest (Influx line
-protocol), remote_write, otlp, statsd, page.
+protocol), remote_write, otlp, statsd, mqtt, page.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from bench import http_load, ingest_throughput, otlp, page_latency, remote_write
+from bench import mqtt as mqtt_bench
 from bench import statsd as statsd_bench
 from infra.stack import Stack
 from tests.harness import drop_env, new_env, start_test_stack
@@ -48,6 +49,19 @@ def statsd(stack: Stack) -> None:
         drop_env(env)
 
 
+def mqtt(stack: Stack) -> None:
+    """MQTT connector messages/s into Kafka."""
+    env = new_env(stack.settings)
+    try:
+        print(f"mqtt: {mqtt_bench.SHAPE}", flush=True)
+        figures = mqtt_bench.run(env, Path(tempfile.mkdtemp(prefix="vigil-bench-")))
+        print(f"  {figures['messages_per_s']:,.0f} messages/s ({figures['samples_per_s']:,.0f} samples/s) into Kafka "
+              f"in {figures['seconds']:.2f} s; connectors process used {figures['cpu_share']:.0%} of a core",
+              flush=True)
+    finally:
+        drop_env(env)
+
+
 def page(stack: Stack) -> None:
     """Latency from a sample accepted by ingest to its page at the webhook receiver."""
     env = new_env(stack.settings)
@@ -61,7 +75,7 @@ def page(stack: Stack) -> None:
 
 
 BENCHMARKS = {"ingest": _http_protocol(ingest_throughput), "remote_write": _http_protocol(remote_write),
-              "otlp": _http_protocol(otlp), "statsd": statsd, "page": page}
+              "otlp": _http_protocol(otlp), "statsd": statsd, "mqtt": mqtt, "page": page}
 
 
 def main(argv: list[str]) -> int:

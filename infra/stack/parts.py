@@ -220,7 +220,9 @@ class Mosquitto(Part):
     def prepare(self) -> None:
         super().prepare()
         (self.data / "mosquitto.conf").write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            # Connectors take bursts: let the broker queue them rather than drop QoS 1 messages at 1000.
+            "max_queued_messages 100000\nmax_inflight_messages 100\n")
 
     def argv(self) -> list[str]:
         return [_which("mosquitto", "mosquitto"), "-c", str(self.data / "mosquitto.conf")]

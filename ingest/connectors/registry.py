@@ -9,12 +9,18 @@ from pydantic import BaseModel
 from ingest.connectors.base import Connector
 from ingest.homeassistant.config import HomeAssistantConfig
 from ingest.homeassistant.connector import HomeAssistantConnector
+from ingest.modbus.config import ModbusConnectorConfig
+from ingest.modbus.connector import ModbusConnector
 from ingest.mqtt.config import MqttConnectorConfig
 from ingest.mqtt.connector import MqttConnector
+from ingest.opcua.config import OpcuaConnectorConfig
+from ingest.opcua.connector import OpcuaConnector
 
 CONNECTORS: dict[str, tuple[type[BaseModel], Callable[[BaseModel], Connector]]] = {
     "mqtt": (MqttConnectorConfig, MqttConnector),
     "homeassistant": (HomeAssistantConfig, HomeAssistantConnector),
+    "modbus": (ModbusConnectorConfig, ModbusConnector),
+    "opcua": (OpcuaConnectorConfig, OpcuaConnector),
 }
 
 
