@@ -12,59 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 
 import pytest
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from infra.retry import RetryableError
 from ingest.connectors.base import AVAILABILITY
 from ingest.modbus.config import ModbusConnectorConfig
 from ingest.modbus.connector import ModbusConnector
 from ingest.pipeline import Problem
 from tests.harness import free_port
+from tests.ingest.publish_recorder import Recorder, stop, until
 
-DEADLINE_S = 10.0
 UNIT_ID = 1
 FUNCTION_CODE = {"coil": 1, "discrete": 2, "holding": 3, "input": 4}
-
-
-class Recorder:
-    """A `publish` that keeps every call; `fail` makes the next calls raise RetryableError."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, list[dict], list[Problem]]] = []
-        self.fail = 0
-
-    async def __call__(self, device: str, samples: list, problems: list[Problem]) -> int:
-        if self.fail:
-            self.fail -= 1
-            raise RetryableError("Kafka is away")
-        self.calls.append((device, list(samples), list(problems)))
-        return len(samples)
-
-    def samples(self, name: str, device: str = "pump-1") -> list[dict]:
-        return [s for d, samples, _ in self.calls if d == device for s in samples if s["name"] == name]
-
-    def values(self, name: str, device: str = "pump-1") -> list[float]:
-        return [s["value"] for s in self.samples(name, device)]
-
-    def last(self, name: str, device: str = "pump-1") -> float | None:
-        found = self.values(name, device)
-        return found[-1] if found else None
-
-    def problems(self) -> list[Problem]:
-        return [p for _, _, problems in self.calls for p in problems]
-
-
-async def until(check: Callable[[], object], what: str, timeout: float = DEADLINE_S) -> None:
-    """Poll `check` until it is true, or fail naming `what`."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 class Plc:
@@ -123,15 +84,6 @@ async def write_values(plc: Plc, delta: int, flow: list[int], pressure: int, spe
     await plc.set("coil", 3, [running])
 
 
-async def stop(task: asyncio.Task) -> None:
-    task.cancel()
-    try:
-        await asyncio.wait_for(task, timeout=5)
-    except asyncio.CancelledError:
-        pass
-    assert task.cancelled()
-
-
 def test_values_problems_and_a_server_restart():
     asyncio.run(_values_problems_and_a_server_restart())
 
@@ -144,7 +96,7 @@ async def _values_problems_and_a_server_restart():
     connector = ModbusConnector(config(plc.port, more_devices=[{
         "name": "meter-9", "host": "127.0.0.1", "port": nobody, "interval": "300ms", "timeout": "200ms",
         "retries": 0, "registers": [{"name": "meter_energy", "table": "input", "address": 0}]}]))
-    publish = Recorder()
+    publish = Recorder("pump-1")
     task = asyncio.create_task(connector.run(publish))
     try:
         await until(lambda: publish.values("pump_running"), "the first poll")
@@ -227,7 +179,7 @@ async def _publish_failures_do_not_stop_polling():
     await plc.start()
     await write_values(plc, delta=1, flow=[0, 0], pressure=0, speed=5, running=False)
     connector = ModbusConnector(config(plc.port))
-    publish = Recorder()
+    publish = Recorder("pump-1")
     publish.fail = 3
     task = asyncio.create_task(connector.run(publish))
     try:
@@ -298,7 +250,7 @@ async def _short_answer():
     device = Mute("short")
     await device.start()
     connector = ModbusConnector(mute_config(device.port))
-    publish = Recorder()
+    publish = Recorder("pump-1")
     task = asyncio.create_task(connector.run(publish))
     try:
         await until(lambda: publish.values("odd_a", "odd-1"), "the register that was answered")
@@ -321,7 +273,7 @@ async def _never_answers():
     device = Mute("silent")
     await device.start()
     connector = ModbusConnector(mute_config(device.port))
-    publish = Recorder()
+    publish = Recorder("pump-1")
     started = time.monotonic()
     task = asyncio.create_task(connector.run(publish))
     try:
@@ -345,7 +297,7 @@ async def _gateway():
     device = Mute("gateway")
     await device.start()
     connector = ModbusConnector(mute_config(device.port))
-    publish = Recorder()
+    publish = Recorder("pump-1")
     task = asyncio.create_task(connector.run(publish))
     try:
         await until(lambda: publish.last(AVAILABILITY, "odd-1") == 0.0, "availability 0")

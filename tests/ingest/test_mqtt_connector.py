@@ -15,7 +15,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from schemas import codec
-from tests.harness import free_port, wait_http, wait_until
+from tests.harness import free_port, wait_until
 from tests.kafka_io import TopicReader
 from tests.peers import start_mosquitto
 

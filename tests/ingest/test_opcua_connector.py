@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from asyncua import Server, ua
@@ -25,41 +24,7 @@ from ingest.opcua.config import OpcuaConnectorConfig
 from ingest.opcua.connector import OpcuaConnector
 from ingest.pipeline import Problem
 from tests.harness import free_port
-
-DEADLINE_S = 10.0
-
-
-class Recorder:
-    """A `publish` that keeps every call."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, list[dict], list[Problem]]] = []
-
-    async def __call__(self, device: str, samples: list, problems: list[Problem]) -> int:
-        self.calls.append((device, list(samples), list(problems)))
-        return len(samples)
-
-    def samples(self, name: str) -> list[dict]:
-        return [s for _, samples, _ in self.calls for s in samples if s["name"] == name]
-
-    def values(self, name: str) -> list[float]:
-        return [s["value"] for s in self.samples(name)]
-
-    def problems(self) -> list[Problem]:
-        return [p for _, _, problems in self.calls for p in problems]
-
-    def last_up(self) -> float | None:
-        found = self.samples(AVAILABILITY)
-        return found[-1]["value"] if found else None
-
-
-async def until(check: Callable[[], object], what: str, timeout: float = DEADLINE_S) -> None:
-    """Poll `check` until it is true, or fail naming `what`."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
+from tests.ingest.publish_recorder import Recorder, stop, until
 
 
 class Plant:
@@ -140,15 +105,6 @@ def config(endpoint: str, **extra) -> OpcuaConnectorConfig:
             {"name": "pump_lost", "browse_path": ["0:Objects", "2:Plant", "2:Nowhere"]},
         ],
         **extra})
-
-
-async def stop(task: asyncio.Task) -> None:
-    task.cancel()
-    try:
-        await asyncio.wait_for(task, timeout=5)
-    except asyncio.CancelledError:
-        pass
-    assert task.cancelled()
 
 
 def test_values_problems_and_a_server_restart():
