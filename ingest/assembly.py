@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
+from confluent_kafka import Producer
+from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 
 from infra.kafka import make_producer
@@ -45,3 +47,12 @@ async def pipeline_for(settings: IngestSettings, sources: Sources) -> AsyncItera
             log.error("%d Kafka messages unsent at shutdown", unsent)
         await redis.aclose()
         await pool.close()
+
+
+async def kafka_health(producer: Producer) -> JSONResponse:
+    """/healthz of a publishing process: 200 while the Kafka broker answers metadata requests."""
+    try:
+        await asyncio.to_thread(producer.list_topics, timeout=2)
+    except Exception as exc:  # any failure means "not healthy"; the message says which
+        return JSONResponse({"status": "unhealthy", "kafka": str(exc)}, status_code=503)
+    return JSONResponse({"status": "ok", "kafka": "ok"})
