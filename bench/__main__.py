@@ -1,7 +1,7 @@
 """`make bench`: ingest throughput per protocol and page latency, each on its own slice of a fresh stack.
 
 ``python -m bench`` runs them all; ``python -m bench NAME …`` runs some: ingest (Influx line
-protocol), remote_write, otlp, statsd, mqtt, page.
+protocol), remote_write, otlp, statsd, mqtt, modbus, page.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from bench import http_load, ingest_throughput, otlp, page_latency, remote_write
+from bench import modbus as modbus_bench
 from bench import mqtt as mqtt_bench
 from bench import statsd as statsd_bench
 from infra.stack import Stack
@@ -62,6 +63,19 @@ def mqtt(stack: Stack) -> None:
         drop_env(env)
 
 
+def modbus(stack: Stack) -> None:
+    """Modbus connector registers/s into Kafka."""
+    env = new_env(stack.settings)
+    try:
+        print(f"modbus: {modbus_bench.SHAPE}", flush=True)
+        figures = modbus_bench.run(env, Path(tempfile.mkdtemp(prefix="vigil-bench-")))
+        print(f"  {figures['registers_per_s']:,.0f} registers/s into Kafka (offered "
+              f"{figures['offered_per_s'] * modbus_bench.REGISTERS / (modbus_bench.REGISTERS + 1):,.0f}/s); connectors process used "
+              f"{figures['cpu_share']:.0%} of a core", flush=True)
+    finally:
+        drop_env(env)
+
+
 def page(stack: Stack) -> None:
     """Latency from a sample accepted by ingest to its page at the webhook receiver."""
     env = new_env(stack.settings)
@@ -75,7 +89,8 @@ def page(stack: Stack) -> None:
 
 
 BENCHMARKS = {"ingest": _http_protocol(ingest_throughput), "remote_write": _http_protocol(remote_write),
-              "otlp": _http_protocol(otlp), "statsd": statsd, "mqtt": mqtt, "page": page}
+              "otlp": _http_protocol(otlp), "statsd": statsd, "mqtt": mqtt, "modbus": modbus,
+              "page": page}
 
 
 def main(argv: list[str]) -> int:

@@ -27,6 +27,7 @@ from infra.stack import Stack, StackError
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_RECEIVER_PORT = 8094
+DEMO_PLC_PORT = 15020
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def run_up(stack_settings: StackSettings, demo: bool, console: Console) -> int:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     stack = Stack(stack_settings)
     processes: list[ManagedProcess] = []
-    receiver = traffic = zigbee = None
+    receiver = traffic = zigbee = plc = None
     logs = stack_settings.state_dir.resolve() / "logs"
     services = SERVICES + ([CONNECTORS] if demo or os.environ.get("VIGIL_CONNECTORS_CONFIG") else [])
     try:
@@ -174,7 +175,7 @@ def run_up(stack_settings: StackSettings, demo: bool, console: Console) -> int:
             from infra.demo.devices import connectors_yaml
 
             config = stack_settings.state_dir.resolve() / "demo-connectors.yaml"
-            config.write_text(connectors_yaml(stack_settings.mqtt_port))
+            config.write_text(connectors_yaml(stack_settings.mqtt_port, DEMO_PLC_PORT))
             env["VIGIL_CONNECTORS_CONFIG"] = str(config)
         for service in services:
             proc = ManagedProcess(name=service.command, argv=[sys.executable, "-m", "infra.cli", service.command],
@@ -194,6 +195,10 @@ def run_up(stack_settings: StackSettings, demo: bool, console: Console) -> int:
             traffic.start()
             zigbee = DemoZigbee(stack_settings.mqtt_port)
             zigbee.start()
+            from infra.demo.plc import DemoPlc
+
+            plc = DemoPlc(DEMO_PLC_PORT)
+            plc.start()
         view = LiveView(common.postgres_dsn.get_secret_value(), processes, services, receiver, traffic)
         _watch(view, console)
         return 0
@@ -209,6 +214,8 @@ def run_up(stack_settings: StackSettings, demo: bool, console: Console) -> int:
             traffic.stop()
         if zigbee is not None:
             zigbee.stop()
+        if plc is not None:
+            plc.stop()
         for proc in reversed(processes):
             proc.stop(timeout=15)
         if receiver is not None:

@@ -16,6 +16,8 @@ import time
 
 import paho.mqtt.client as mqtt
 
+from infra.demo.plc import modbus_yaml
+
 BASE = "zigbee2mqtt"
 SENSORS = {"greenhouse_climate": ("0x00158d0001a2b3c4", "WSDCGQ11LM", "Aqara"),
            "front_door": ("0x00158d0004d5e6f7", "MCCGQ11LM", "Aqara")}
@@ -23,16 +25,16 @@ FLAKY = "front_door"
 CYCLE_S, OFFLINE_START_S, OFFLINE_LEN_S = 120, 30, 40
 
 
-def connectors_yaml(mqtt_port: int) -> str:
-    """The connectors file `vigil up` runs with the demo."""
-    return f"""# Written by `vigil up` for the demo devices (infra/demo/devices.py).
+def connectors_yaml(mqtt_port: int, plc_port: int) -> str:
+    """The connectors file `vigil up` runs with the demo: the Zigbee sensors and the Modbus pump."""
+    return f"""# Written by `vigil up` for the demo devices (infra/demo/devices.py, infra/demo/plc.py).
 connectors:
   - type: mqtt
     name: home
     port: {mqtt_port}
     availability_interval: 5s
     zigbee2mqtt: {{base_topic: {BASE}}}
-"""
+{modbus_yaml(plc_port)}"""
 
 
 def offline(elapsed: float) -> bool:
