@@ -1,4 +1,4 @@
-"""The sent-ledger in Redis: a page goes out once per (receiver, dedup key, action, sequence)."""
+"""The sent-ledger in Redis: a page goes out once per (receiver, dedup key, action, sequence, event time)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,10 @@ class SentLedger:
         self._prefix = prefix
 
     def key(self, note: Notification) -> str:
+        # The event time keeps episodes apart: sequences restart at 1 when the broker loses the
+        # streams' state (the in-memory embedded broker on a restart), this ledger doesn't.
         return (f"{self._prefix}:sent:{note['receiver']}:{note['dedup_key']}:{note['action']}:"
-                f"{note['sequence']}")
+                f"{note['sequence']}:{note['event_time_ms']}")
 
     def was_sent(self, note: Notification) -> bool:
         return self._redis.get(self.key(note)) == b"sent"

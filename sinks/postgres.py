@@ -1,7 +1,7 @@
-"""Alert transitions and delivery attempts → Postgres (tables of infra/migrations/001_init.sql).
+"""Alert transitions and delivery attempts → Postgres (tables of infra/migrations/).
 
 Every statement is idempotent on the record's natural key, so a redelivered batch changes
-nothing, and `alerts` only ever moves forward to a newer transition sequence.
+nothing, and `alerts` only ever moves forward to a newer transition (event time, then sequence).
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ INSERT INTO alert_events (fingerprint, sequence, status, rule_id, rule_version, 
                           annotations, value, starts_at, ends_at, event_time)
 VALUES (%(fingerprint)s, %(sequence)s, %(status)s, %(rule_id)s, %(rule_version)s, %(alertname)s, %(labels)s,
         %(annotations)s, %(value)s, %(starts_at)s, %(ends_at)s, %(event_time)s)
-ON CONFLICT (fingerprint, sequence) DO NOTHING
+ON CONFLICT (fingerprint, sequence, event_time) DO NOTHING
 """
 
 # `updated_at` is the event time of the transition, so ordering by it follows the stream, not arrival.
+# Event time first: after a broker reset a new episode restarts its sequence at 1 (migration 002).
 UPSERT_ALERT = """
 INSERT INTO alerts (fingerprint, rule_id, rule_version, alertname, status, severity, labels, annotations,
                     value, sequence, starts_at, ends_at, updated_at)
@@ -36,7 +37,7 @@ ON CONFLICT (fingerprint) DO UPDATE SET
     status = EXCLUDED.status, severity = EXCLUDED.severity, labels = EXCLUDED.labels,
     annotations = EXCLUDED.annotations, value = EXCLUDED.value, sequence = EXCLUDED.sequence,
     starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at, updated_at = EXCLUDED.updated_at
-WHERE alerts.sequence < EXCLUDED.sequence
+WHERE (alerts.updated_at, alerts.sequence) < (EXCLUDED.updated_at, EXCLUDED.sequence)
 """
 
 INSERT_DELIVERY = """
@@ -61,11 +62,11 @@ def alert_event_row(event: AlertEvent) -> dict:
 
 
 def newest_per_fingerprint(rows: list[dict]) -> list[dict]:
-    """The highest-sequence row of each fingerprint: only it can win the upsert."""
+    """The newest row of each fingerprint (event time, then sequence): only it can win the upsert."""
     newest: dict[str, dict] = {}
     for row in rows:
         kept = newest.get(row["fingerprint"])
-        if kept is None or row["sequence"] > kept["sequence"]:
+        if kept is None or (row["event_time"], row["sequence"]) > (kept["event_time"], kept["sequence"]):
             newest[row["fingerprint"]] = row
     return list(newest.values())
 

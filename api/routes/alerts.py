@@ -27,7 +27,7 @@ _ALERT_COLUMNS = sql.SQL(", ").join(map(sql.Identifier, (
 _PAGE = sql.SQL("SELECT {columns} FROM alerts WHERE {where} ORDER BY updated_at DESC, fingerprint DESC LIMIT %s")
 _DETAIL = sql.SQL("SELECT {columns} FROM alerts WHERE fingerprint = %s")
 _HISTORY = ("SELECT sequence, status, value, labels, annotations, event_time, recorded_at "
-            "FROM alert_events WHERE fingerprint = %s ORDER BY sequence")
+            "FROM alert_events WHERE fingerprint = %s ORDER BY event_time, sequence")
 _DELIVERIES = ("SELECT receiver, action, sequence, attempt, status, http_status, response, latency_ms, attempted_at "
                "FROM deliveries WHERE fingerprint = %s ORDER BY attempted_at, attempt")
 

@@ -16,10 +16,10 @@ from tests.kafka_io import TopicReader
 pytestmark = pytest.mark.integration
 
 
-def note(dedup: str, action: str = "TRIGGER", sequence: int = 1) -> dict:
+def note(dedup: str, action: str = "TRIGGER", sequence: int = 1, event_time_ms: int = 1) -> dict:
     return {"dedup_key": dedup, "receiver": "slack", "action": action, "sequence": sequence, "fingerprint": dedup,
             "severity": "page", "title": f"HighCPU {dedup}", "text": f"cpu high on {dedup}",
-            "labels": {"alertname": "HighCPU", "host": dedup}, "annotations": {}, "event_time_ms": 1,
+            "labels": {"alertname": "HighCPU", "host": dedup}, "annotations": {}, "event_time_ms": event_time_ms,
             "created_at_ms": int(time.time() * 1000)}
 
 
@@ -76,6 +76,16 @@ def test_redelivery_after_restart_never_pages_twice(vigil_env, receiver):
     pages = wait_pages(receiver, 2)
     assert [p["blocks"][0]["text"]["text"] for p in pages] == [
         ":rotating_light: [FIRING] HighCPU web-2", ":rotating_light: [FIRING] HighCPU web-3"]
+
+
+def test_a_new_episode_after_a_broker_reset_pages_again(vigil_env, receiver):
+    """Sequences restart at 1 when the in-memory broker loses the streams' state; Redis doesn't forget."""
+    start_notifier(vigil_env, receiver)
+    publish(vigil_env.settings, note("web-4", event_time_ms=1_000))
+    assert len(wait_pages(receiver, 1)) == 1
+    publish(vigil_env.settings, note("web-4", event_time_ms=1_000),  # a redelivery: no page
+            note("web-4", event_time_ms=3_600_000))  # the same sequence, a later episode: a page
+    assert len(wait_pages(receiver, 2)) == 2
 
 
 def test_429_then_500_then_success_is_one_page_three_attempts(vigil_env, receiver):

@@ -28,11 +28,11 @@ def alert(fingerprint: str, sequence: int, status: str, **changes) -> AlertEvent
             "event_time_ms": T0 + 1000 * sequence, **changes}
 
 
-def delivery(fingerprint: str, attempt: int) -> Delivery:
+def delivery(fingerprint: str, attempt: int, **changes) -> Delivery:
     """One delivery attempt of the page for `fingerprint`."""
     return {"dedup_key": f"dk-{fingerprint}", "receiver": "slack", "action": "TRIGGER", "sequence": 1,
             "fingerprint": fingerprint, "attempt": attempt, "status": "DELIVERED", "http_status": 200,
-            "response": "ok", "latency_ms": 12.5, "attempted_at_ms": T0 + 5_000 + attempt}
+            "response": "ok", "latency_ms": 12.5, "attempted_at_ms": T0 + 5_000 + attempt, **changes}
 
 
 def ms(dt: datetime) -> int:
@@ -152,3 +152,23 @@ def test_refused_and_undecodable_records_are_skipped_loudly_and_their_neighbours
     log = vigil_env.log(sinks)
     assert f"DROPPED record {topic}[0]@2" in log and "undecodable" in log, log
     assert sinks.alive()
+
+
+def test_a_new_episode_after_a_broker_reset_restarts_at_sequence_1_and_still_lands(vigil_env):
+    """The in-memory broker forgets the streams' state on a stack restart; Postgres doesn't."""
+    first = [alert("f9", 1, "FIRING"), alert("f9", 2, "RESOLVED")]
+    later = T0 + 3_600_000
+    reset = [alert("f9", 1, "FIRING", event_time_ms=later, starts_at_ms=later),
+             alert("f9", 1, "FIRING", event_time_ms=later, starts_at_ms=later)]  # and one redelivery
+    alert_ends = produce_alerts(vigil_env, first + reset)
+    delivery_ends = produce_deliveries(vigil_env, [delivery("f9", 1), delivery("f9", 1, attempted_at_ms=later)])
+    start_sinks(vigil_env)
+    wait_until(lambda: caught_up(vigil_env, alert_ends, delivery_ends), message="postgres sink caught up")
+    with psycopg.connect(vigil_env.dsn) as conn:
+        status, sequence, updated = conn.execute(
+            "SELECT status, sequence, updated_at FROM alerts WHERE fingerprint = 'f9'").fetchone()
+        assert (status, sequence, ms(updated)) == ("FIRING", 1, later)
+        history = conn.execute("SELECT sequence, status FROM alert_events WHERE fingerprint = 'f9' "
+                               "ORDER BY event_time, sequence").fetchall()
+        assert history == [(1, "FIRING"), (2, "RESOLVED"), (1, "FIRING")]
+        assert conn.execute("SELECT count(*) FROM deliveries WHERE fingerprint = 'f9'").fetchone()[0] == 2
