@@ -12,7 +12,7 @@ import yaml
 from infra import settings as settings_module
 
 ROOT = Path(__file__).resolve().parent.parent
-VIGIL_SERVICES = ("ingest", "streams", "sinks", "notifier", "api")
+VIGIL_SERVICES = ("ingest", "streams", "sinks", "notifier", "connectors", "api")
 SERVERS = ("kafka", "postgres", "redis", "victoriametrics", "mosquitto")
 
 

@@ -88,6 +88,9 @@ def create_app(settings: ConnectorsSettings, connectors: list[tuple[str, Connect
 
 def run(settings: ConnectorsSettings, connectors: list[tuple[str, Connector]], sources: Sources) -> None:
     """Serve until SIGINT/SIGTERM."""
+    # pymodbus logs a warning for every failed connect while a device is down; the status and
+    # vigil_device_up already say so, once.
+    logging.getLogger("pymodbus").setLevel(logging.ERROR)
     try:
         ensure_topics(settings)
     except Exception as exc:  # Kafka down at start: run anyway; publishing retries per poll
