@@ -40,8 +40,11 @@ scrape_configs:
 
         def series(name: str, job: str) -> list[dict]:
             return [s for b in reader.records for s in b["samples"] if s["name"] == name and s["labels"]["job"] == job]
-        reader.wait_for(lambda r: series("up", "node") and series("up", "files"), timeout=60,
-                        what="up for both jobs")
+        # One scrape's samples span several partitions (several Kafka records): wait for each series.
+        wanted = [("up", "node"), ("up", "files"), ("node_memory_MemTotal_bytes", "node"),
+                  ("scrape_samples_scraped", "node")]
+        reader.wait_for(lambda r: all(series(name, job) for name, job in wanted), timeout=60,
+                        what="up for both jobs and node-exporter's series")
         node_up = series("up", "node")[0]
         assert node_up["value"] == 1
         assert node_up["labels"] == {"job": "node", "instance": f"127.0.0.1:{node_port}", "env": "test"}
