@@ -65,7 +65,7 @@ def test_sdk_counters_gauges_and_histograms_arrive_with_prometheus_names(ingest,
     meter.create_histogram("checkout.duration", unit="s").record(0.3, {"route": "/pay"})
     meter.create_observable_gauge("queue.size", callbacks=[lambda _: [Observation(42, {"queue": "mail"})]])
     assert provider.force_flush()
-    got = by_name(samples_in_kafka(env, 10))
+    got = by_name(samples_in_kafka(env, 22))  # 4 single series, 18 of the histogram (15 bounds), target_info
     (orders,) = got["orders_total"]
     assert orders["value"] == 5
     assert orders["labels"] == {"route": "/pay", "job": "checkout", "instance": "pod-1", "otel_scope_name": "shop",
@@ -101,7 +101,7 @@ def test_sdk_json_exporter_counters_gauges_and_histograms(ingest, sdk):
     meter.create_histogram("refund.amount", unit="{EUR}").record(12.5)
     meter.create_observable_gauge("stock", callbacks=[lambda _: [Observation(7, {"sku": "a-1"})]])
     assert provider.force_flush()
-    got = by_name(samples_in_kafka(env, 6))
+    got = by_name(samples_in_kafka(env, 21))  # 2 single series, 18 of the histogram, target_info
     (refunds,) = got["refunds_total"]
     assert refunds["value"] == 3 and refunds["labels"]["reason"] == "late" and refunds["labels"]["job"] == "checkout"
     assert got["refund_amount_count"][0]["value"] == 1 and got["refund_amount_sum"][0]["value"] == 12.5
