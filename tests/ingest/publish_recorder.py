@@ -62,10 +62,10 @@ async def until(check: Callable[[], object], what: str, timeout: float = DEADLIN
 
 
 async def stop(task: asyncio.Task) -> None:
-    """Cancel a connector's task and check it ends cleanly."""
+    """Cancel a connector's task and check it ends cleanly (closing a session may take its timeouts)."""
     task.cancel()
     try:
-        await asyncio.wait_for(task, timeout=5)
+        await asyncio.wait_for(task, timeout=20)
     except asyncio.CancelledError:
         pass
     assert task.cancelled()
