@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,13 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def accepted(port: int, protocol: str) -> float:
+    """A process's `vigil_ingest_samples_accepted_total{protocol}` from its /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics/", timeout=5) as resp:
+        return sum(float(line.rsplit(" ", 1)[1]) for line in resp.read().decode().splitlines()
+                   if line.startswith(f'vigil_ingest_samples_accepted_total{{protocol="{protocol}"}}'))
 
 
 def run(env: VigilEnv, load: Load) -> dict[str, float]:

@@ -8,10 +8,10 @@ Kafka per second over SECONDS (the connectors process's own `vigil_ingest_sample
 from __future__ import annotations
 
 import time
-import urllib.request
 
-from bench.http_load import cpu_seconds
+from bench.http_load import accepted, cpu_seconds
 from infra.demo.plc import DemoPlc
+from ingest.scrape.config import seconds
 from tests.harness import VigilEnv, free_port, wait_until
 
 DEVICES = 100
@@ -20,12 +20,6 @@ INTERVAL = "50ms"
 SECONDS = 10
 SHAPE = (f"{DEVICES} devices × {REGISTERS} holding registers (one read each) every {INTERVAL}, "
          f"against pymodbus' own server, for {SECONDS} s")
-
-
-def _accepted(port: int) -> float:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics/", timeout=5) as resp:
-        return sum(float(line.rsplit(" ", 1)[1]) for line in resp.read().decode().splitlines()
-                   if line.startswith('vigil_ingest_samples_accepted_total{protocol="modbus"}'))
 
 
 def run(env: VigilEnv, tmp_dir) -> dict[str, float]:
@@ -37,7 +31,7 @@ def run(env: VigilEnv, tmp_dir) -> dict[str, float]:
         port: {plc.port}
         host: 127.0.0.1
         interval: {INTERVAL}
-        timeout: 45ms
+        timeout: {seconds(INTERVAL) * 900:.0f}ms
         registers:
 {registers}""" for d in range(DEVICES))
     config = tmp_dir / "bench-modbus.yaml"
@@ -46,13 +40,14 @@ def run(env: VigilEnv, tmp_dir) -> dict[str, float]:
     proc = env.start("connectors", health_port=port, extra_env={"VIGIL_CONNECTORS_CONFIG": str(config),
                                                                 "VIGIL_CONNECTORS_PORT": str(port)})
     try:
-        wait_until(lambda: _accepted(port) > 0, timeout=30, message="first Modbus samples")
-        before, cpu_before, started = _accepted(port), cpu_seconds(proc.popen.pid), time.perf_counter()
+        wait_until(lambda: accepted(port, "modbus") > 0, timeout=30, message="first Modbus samples")
+        before, cpu_before, started = accepted(port, "modbus"), cpu_seconds(proc.popen.pid), time.perf_counter()
         time.sleep(SECONDS)
         elapsed = time.perf_counter() - started
-        samples = _accepted(port) - before
-        offered = DEVICES * (REGISTERS + 1) / 0.05
-        return {"registers_per_s": samples * REGISTERS / (REGISTERS + 1) / elapsed, "offered_per_s": offered,
+        samples = accepted(port, "modbus") - before
+        offered = DEVICES * REGISTERS / seconds(INTERVAL)
+        return {"registers_per_s": samples * REGISTERS / (REGISTERS + 1) / elapsed,  # less the availability samples
+                "offered_per_s": offered,
                 "cpu_share": (cpu_seconds(proc.popen.pid) - cpu_before) / elapsed}
     finally:
         proc.stop(timeout=10)

@@ -11,23 +11,16 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 
 import paho.mqtt.client as mqtt
 
-from bench.http_load import cpu_seconds
+from bench.http_load import accepted, cpu_seconds
 from tests.harness import VigilEnv, free_port, wait_until
 
 MESSAGES = 20_000
 DEVICES = 200
 FIELDS = 4
 SHAPE = f"{MESSAGES:,} Zigbee2MQTT state messages (QoS 1), {FIELDS} numeric fields each, {DEVICES} devices"
-
-
-def _accepted(port: int) -> float:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics/", timeout=5) as resp:
-        return sum(float(line.rsplit(" ", 1)[1]) for line in resp.read().decode().splitlines()
-                   if line.startswith('vigil_ingest_samples_accepted_total{protocol="mqtt"}'))
 
 
 def run(env: VigilEnv, tmp_dir) -> dict[str, float]:
@@ -58,7 +51,7 @@ def run(env: VigilEnv, tmp_dir) -> dict[str, float]:
     samples = MESSAGES * FIELDS
     # Accepted counts from the connectors process's own /metrics: the published figure, without a
     # second Kafka consumer competing for the two cores while it runs.
-    wait_until(lambda: _accepted(port) >= samples, timeout=300, interval=0.05, message=f"{samples} samples in Kafka")
+    wait_until(lambda: accepted(port, "mqtt") >= samples, timeout=300, interval=0.05, message=f"{samples} samples in Kafka")
     elapsed = time.perf_counter() - started
     return {"messages_per_s": MESSAGES / elapsed, "samples_per_s": samples / elapsed, "seconds": elapsed,
             "cpu_share": (cpu_seconds(proc.popen.pid) - cpu_before) / elapsed}
