@@ -17,23 +17,24 @@ class LabelSets:
 
     def __init__(self, max_sets: int = 200_000) -> None:
         self._max = max_sets
-        self._checked: dict[tuple, str | None] = {}
+        # One memo per Limits: protocols differ in them (remote write allows ±Inf), and requests of
+        # several protocols interleave, so a single memo reset on a change would rarely hit.
+        self._checked: dict[Limits, dict[tuple, str | None]] = {}
         self._keys: dict[tuple, bytes] = {}
-        self._limits: Limits | None = None
 
     def check(self, labels: dict[str, str], limits: Limits) -> str | None:
-        """check_labels(labels, limits), remembered per label set (and forgotten if limits change)."""
-        if limits is not self._limits:
-            self._checked.clear()
-            self._limits = limits
+        """check_labels(labels, limits), remembered per label set and limits."""
+        checked = self._checked.get(limits)
+        if checked is None:
+            checked = self._checked[limits] = {}
         items = tuple(labels.items())
         try:
-            return self._checked[items]
+            return checked[items]
         except KeyError:
             pass
-        if len(self._checked) >= self._max:
-            self._checked.clear()
-        reason = self._checked[items] = check_labels(labels, limits)
+        if len(checked) >= self._max:
+            checked.clear()
+        reason = checked[items] = check_labels(labels, limits)
         return reason
 
     def key(self, labels: dict[str, str]) -> bytes:
