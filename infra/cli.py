@@ -19,6 +19,15 @@ app.add_typer(connectors_app, name="connectors")
 console = Console()
 
 
+def _add_rules_app() -> None:
+    from infra.rules_cli import rules_app
+
+    app.add_typer(rules_app, name="rules")
+
+
+_add_rules_app()
+
+
 def _settings(cls):
     """Load a settings class; a bad value stops the process with the variable at fault."""
     try:

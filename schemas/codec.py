@@ -116,4 +116,10 @@ def delivery() -> Codec[records.Delivery]:
     return Codec("delivery")
 
 
-SCHEMA_NAMES = ("metric_batch", "reject", "alert_event", "notification", "delivery")
+@cache
+def rule() -> Codec[records.RuleRecord]:
+    """Codec for the compacted rules topic."""
+    return Codec("rule")
+
+
+SCHEMA_NAMES = ("metric_batch", "reject", "alert_event", "notification", "delivery", "rule")

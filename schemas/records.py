@@ -92,3 +92,14 @@ class Delivery(TypedDict):
     response: str
     latency_ms: float
     attempted_at_ms: int
+
+
+class RuleRecord(TypedDict):
+    """One version of a rule on the rules topic; `spec` is the rule as JSON, deletes are explicit."""
+
+    id: str
+    version: int
+    deleted: bool
+    spec: str
+    updated_at_ms: int
+    updated_by: str

@@ -34,6 +34,10 @@ class Topics:
     def deliveries(self) -> str:
         return self._name("deliveries")
 
+    @property
+    def rules(self) -> str:
+        return self._name("rules")
+
     def all(self) -> list[str]:
         """The topics this release reads or writes."""
-        return [self.metrics, self.rejects, self.alerts, self.notifications, self.deliveries]
+        return [self.metrics, self.rejects, self.alerts, self.notifications, self.deliveries, self.rules]

@@ -1,28 +1,48 @@
-"""Threshold rules as data: the YAML file format, validation with clear errors, and the index."""
+"""Alert rules as data: the model every rule source shares (files, API, rules topic), its
+validation with errors that name the field, and the index that picks a sample's rules.
+
+One shape for every rule type, named after the PromQL function it mirrors, so a Prometheus
+rule file maps onto it directly (see streams/promql_import.py):
+
+    threshold            metric{matchers} op threshold
+    rate/increase/deriv  rate(metric{matchers}[window]) op threshold
+    *_over_time          avg/min/max/sum/count/quantile_over_time(metric{matchers}[window]) op threshold
+    absent               nothing arrived for `absent_for` (per series, per `by` group, or for the selector)
+    anomaly              the online model's score for the series op threshold (after `warmup` samples)
+"""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from streams.matchers import Matcher, MatcherError, parse_matcher
 from streams.template import TemplateError, validate_template
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
 _METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
+RuleType = Literal["threshold", "rate", "increase", "deriv", "avg_over_time", "min_over_time", "max_over_time",
+                   "sum_over_time", "count_over_time", "quantile_over_time", "absent", "anomaly"]
+WINDOW_TYPES = frozenset({"rate", "increase", "deriv", "avg_over_time", "min_over_time", "max_over_time",
+                          "sum_over_time", "count_over_time", "quantile_over_time"})
+MAX_WINDOW_S = 24 * 3600
+MAX_WINDOW_SAMPLES = 10_000
+
 
 class RuleError(ValueError):
-    """A rule file that can't be used; the message names the file, the rule and the field."""
+    """A rule that can't be used; the message names the file or request, the rule and the field."""
 
 
 def parse_duration(value: str | int | float) -> float:
-    """Seconds from a Prometheus-style duration ("90s", "5m", "1h30m", "250ms") or a number."""
+    """Seconds from a Prometheus-style duration ("90s", "5m", "1h30m", "250ms", "1d") or a number."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if value < 0:
             raise ValueError(f"duration {value} is negative")
@@ -31,22 +51,30 @@ def parse_duration(value: str | int | float) -> float:
     match = _DURATION.match(text)
     if not text or match is None or not any(match.groups()):
         raise ValueError(f"'{value}' is not a duration like 30s, 5m, 1h30m or 250ms")
-    h, m, s, ms = (int(g) if g else 0 for g in match.groups())
-    return h * 3600 + m * 60 + s + ms / 1000
+    d, h, m, s, ms = (int(g) if g else 0 for g in match.groups())
+    return d * 86400 + h * 3600 + m * 60 + s + ms / 1000
 
 
 class Rule(BaseModel):
-    """A threshold rule: `metric{match} op threshold` for `for` seconds → alert `alert`."""
+    """One alert rule of any type; `version` is set by the rule store, never by the author."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
     alert: str = Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+    type: RuleType = "threshold"
     metric: str
-    match: dict[str, str] = {}
-    op: Literal[">", ">=", "<", "<=", "==", "!="]
-    threshold: float
+    match: dict[str, str] = Field({}, description="equality matchers, shorthand for matchers name=\"value\"")
+    matchers: tuple[str, ...] = Field((), description='Prometheus matchers: name="v", name!="v", name=~"re", name!~"re"')
+    op: Literal[">", ">=", "<", "<=", "==", "!="] = ">"
+    threshold: float | None = None
     for_s: float = Field(0.0, alias="for")
+    keep_firing_for_s: float = Field(0.0, alias="keep_firing_for")
+    window_s: float | None = Field(None, alias="window")
+    quantile: float | None = Field(None, ge=0, le=1)
+    absent_for_s: float | None = Field(None, alias="absent_for")
+    by: tuple[str, ...] | None = Field(None, description="absent: one alert per group of these labels")
+    warmup: int = Field(30, ge=1, le=100_000, description="anomaly: samples the model learns before it scores")
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}
     version: int = Field(1, ge=1)
@@ -66,10 +94,28 @@ class Rule(BaseModel):
                 raise ValueError(f"'{name}' is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)")
         return v
 
-    @field_validator("for_s", mode="before")
+    @field_validator("by")
+    @classmethod
+    def _by_names(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for name in v or ():
+            if not _LABEL.match(name):
+                raise ValueError(f"'{name}' is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+        return v
+
+    @field_validator("matchers")
+    @classmethod
+    def _matchers(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for i, text in enumerate(v):
+            try:
+                parse_matcher(text)
+            except MatcherError as exc:
+                raise ValueError(f"matchers[{i}]: {exc}") from None
+        return v
+
+    @field_validator("for_s", "keep_firing_for_s", "window_s", "absent_for_s", mode="before")
     @classmethod
     def _duration(cls, v):
-        return parse_duration(v)
+        return None if v is None else parse_duration(v)
 
     @field_validator("labels", "annotations")
     @classmethod
@@ -81,22 +127,88 @@ class Rule(BaseModel):
                 raise ValueError(f"template of '{key}': {exc}") from None
         return v
 
+    @model_validator(mode="after")
+    def _fields_of_the_type(self) -> Rule:
+        """Each type takes the fields it uses and refuses the ones it would silently ignore."""
+        t = self.type
+        if t == "absent":
+            if not self.absent_for_s:
+                raise ValueError("absent_for: an absent rule needs absent_for (e.g. 5m), more than 0")
+            for name, value in (("threshold", self.threshold), ("window", self.window_s)):
+                if value is not None:
+                    raise ValueError(f"{name}: an absent rule has no {name}; it fires when nothing arrives "
+                                     "for absent_for")
+            return self
+        if self.absent_for_s is not None or self.by is not None:
+            raise ValueError(f"{'absent_for' if self.absent_for_s is not None else 'by'}: only absent rules take it")
+        if self.threshold is None:
+            raise ValueError(f"threshold: a {t} rule needs a threshold to compare with")
+        if t in WINDOW_TYPES:
+            if not self.window_s:
+                raise ValueError(f"window: a {t} rule needs a window (e.g. 5m), more than 0")
+            if self.window_s > MAX_WINDOW_S:
+                raise ValueError(f"window: at most {MAX_WINDOW_S // 3600}h")
+        elif self.window_s is not None:
+            raise ValueError(f"window: a {t} rule has no window")
+        if (t == "quantile_over_time") != (self.quantile is not None):
+            raise ValueError("quantile: needed by quantile_over_time (0..1), and by no other type")
+        return self
+
+    def selectors(self) -> tuple[Matcher, ...]:
+        """Every matcher of the rule: `match` equalities first, then `matchers`."""
+        cached = self.__dict__.get("_selectors")
+        if cached is None:
+            cached = tuple(Matcher.make(k, "=", v) for k, v in self.match.items()) + tuple(
+                parse_matcher(text) for text in self.matchers)
+            self.__dict__["_selectors"] = cached
+        return cached
+
     def matches(self, labels: dict[str, str]) -> bool:
-        """True when every equality matcher holds on the series labels."""
-        return all(labels.get(k) == v for k, v in self.match.items())
+        """True when every matcher holds on the series labels."""
+        return all(m.matches(labels) for m in self.selectors())
+
+    def spec(self) -> dict:
+        """The rule as its author writes it (durations in seconds, no version), for the store and topic."""
+        body = self.model_dump(by_alias=True, exclude={"version"}, exclude_defaults=True)
+        body.update(id=self.id, alert=self.alert, metric=self.metric)
+        return body
+
+    def spec_json(self) -> str:
+        """`spec()` as canonical JSON: equal rules give equal strings."""
+        return json.dumps(self.spec(), sort_keys=True, separators=(",", ":"))
+
+
+def validation_problems(exc: ValidationError) -> str:
+    """A pydantic error as `field: reason; field: reason`."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'rule'}: {e['msg'].removeprefix('Value error, ')}"
+                     for e in exc.errors())
+
+
+def parse_rule(raw: object, where: str) -> Rule:
+    """Validate one rule; RuleError starts with `where` (file and index, or request)."""
+    try:
+        return Rule.model_validate(raw)
+    except ValidationError as exc:
+        raise RuleError(f"{where}: {validation_problems(exc)}") from None
 
 
 class RuleIndex:
-    """Rules by metric name, so a sample costs work only for the rules on its metric."""
+    """Rules by metric name, so a sample costs work only for the rules on its own metric."""
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules = list(rules)
+        self.by_id = {r.id: r for r in self.rules}
         self._by_metric: dict[str, list[Rule]] = {}
         for rule in self.rules:
             self._by_metric.setdefault(rule.metric, []).append(rule)
 
     def for_metric(self, name: str) -> list[Rule]:
+        """The rules on metric `name` (the same list object while the index lives)."""
         return self._by_metric.get(name, [])
+
+    def of_type(self, kind: str) -> list[Rule]:
+        """Every rule of one type (the timers walk the absent rules)."""
+        return [r for r in self.rules if r.type == kind]
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -104,6 +216,11 @@ class RuleIndex:
 
 def load_rules(path: Path) -> RuleIndex:
     """Read and validate a rules file; RuleError names the file, rule and field at fault."""
+    return RuleIndex(read_rules_file(path))
+
+
+def read_rules_file(path: Path) -> list[Rule]:
+    """The rules of a Vigil rules file (`rules: [...]`), every one validated."""
     try:
         document = yaml.safe_load(path.read_text())
     except OSError as exc:
@@ -115,13 +232,11 @@ def load_rules(path: Path) -> RuleIndex:
     rules, seen = [], set()
     for i, raw in enumerate(document["rules"]):
         where = f"{path}: rules[{i}]" + (f" ({raw.get('id')})" if isinstance(raw, dict) and raw.get("id") else "")
-        try:
-            rule = Rule.model_validate(raw)
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'rule'}: {e['msg']}" for e in exc.errors())
-            raise RuleError(f"{where}: {problems}") from None
+        if isinstance(raw, dict) and "version" in raw:
+            raise RuleError(f"{where}: version: set by the rule store, not in a rules file")
+        rule = parse_rule(raw, where)
         if rule.id in seen:
             raise RuleError(f"{where}: id: '{rule.id}' is used by an earlier rule")
         seen.add(rule.id)
         rules.append(rule)
-    return RuleIndex(rules)
+    return rules

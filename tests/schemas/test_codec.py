@@ -22,6 +22,8 @@ EXAMPLES = {
     "delivery": {"dedup_key": "k", "receiver": "slack", "action": "RESOLVE", "sequence": 2, "fingerprint": "f",
                  "attempt": 1, "status": "DELIVERED", "http_status": 200, "response": "ok", "latency_ms": 3.5,
                  "attempted_at_ms": 9},
+    "rule": {"id": "high-cpu", "version": 3, "deleted": False, "spec": '{"alert": "HighCPU"}',
+             "updated_at_ms": 1_700_000_000_000, "updated_by": "cli"},
 }
 
 

@@ -31,7 +31,7 @@ def test_durations():
 
 
 @pytest.mark.parametrize("body, expected", [
-    ("rules:\n - {id: a, alert: A, metric: 'cpu usage', op: '>', threshold: 1}", "metric: Value error, 'cpu usage' is not a valid metric name"),
+    ("rules:\n - {id: a, alert: A, metric: 'cpu usage', op: '>', threshold: 1}", "metric: 'cpu usage' is not a valid metric name"),
     ("rules:\n - {id: a, alert: A, metric: cpu, op: '=>', threshold: 1}", "rules[0] (a): op:"),
     ("rules:\n - {id: a, alert: A, metric: cpu, op: '>', threshold: high}", "threshold:"),
     ("rules:\n - {id: a, alert: A, metric: cpu, op: '>', threshold: 1, for: -5s}", "for:"),
