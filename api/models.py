@@ -98,3 +98,76 @@ class Health(BaseModel):
     status: str
     postgres: str
     tsdb: str
+
+
+RULE_EXAMPLES = {
+    "threshold": {"summary": "CPU above 90% for 5 minutes", "value": {
+        "id": "high-cpu", "alert": "HighCPU", "metric": "cpu_usage_user", "match": {"env": "prod"},
+        "op": ">", "threshold": 90, "for": "5m", "labels": {"severity": "page"},
+        "annotations": {"summary": "CPU on {{ $labels.host }} is {{ $value }}%"}}},
+    "rate": {"summary": "5xx rate over a 5 minute window", "value": {
+        "id": "http-errors", "alert": "HttpErrors", "type": "rate", "metric": "http_requests_total",
+        "matchers": ['code=~"5.."', 'job!="canary"'], "window": "5m", "op": ">", "threshold": 2,
+        "for": "2m", "labels": {"severity": "ticket"}}},
+    "absent": {"summary": "a device that stopped reporting", "value": {
+        "id": "device-silent", "alert": "DeviceSilent", "type": "absent", "metric": "vigil_device_up",
+        "absent_for": "10m", "by": ["device"]}},
+}
+
+
+class StoredRuleOut(BaseModel):
+    """The latest version of one rule: `rule` is its definition as saved (durations in seconds)."""
+
+    id: str = Field(examples=["high-cpu"])
+    version: int = Field(description="1 at creation, +1 per change (a delete is a change)")
+    deleted: bool
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str
+    rule: dict = Field(description="the rule as its author wrote it, normalised (no version)",
+                       examples=[{"id": "high-cpu", "alert": "HighCPU", "metric": "cpu_usage_user",
+                                  "threshold": 90.0, "for": 300.0}])
+
+
+class RulePage(BaseModel):
+    """One page of rules ordered by id; pass `next_cursor` as `cursor` for the next page."""
+
+    items: list[StoredRuleOut]
+    next_cursor: str | None = None
+
+
+class RuleVersionOut(BaseModel):
+    """One change of a rule, as saved."""
+
+    id: str
+    version: int
+    deleted: bool
+    changed_at: datetime
+    changed_by: str
+    rule: dict
+
+
+class RuleHistory(BaseModel):
+    """Every version of a rule, oldest first."""
+
+    id: str
+    versions: list[RuleVersionOut]
+
+
+class ValidatedRule(BaseModel):
+    """A rule that passed validation, normalised as it would be saved (nothing was saved)."""
+
+    rule: dict
+
+
+def rule_spec_schema() -> dict:
+    """JSON schema of a rule as the API takes it: the Rule model without `version`, durations as text too."""
+    from streams.rules import Rule
+
+    schema = Rule.model_json_schema(by_alias=True)
+    schema["properties"].pop("version", None)
+    duration = {"type": "string", "examples": ["30s", "5m", "1h30m"], "description": "duration, or seconds"}
+    for name in ("for", "keep_firing_for", "window", "absent_for"):
+        field = schema["properties"][name]
+        field["anyOf"] = [*field.pop("anyOf", [{"type": field.pop("type", "number")}]), duration]
+    return schema

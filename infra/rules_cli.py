@@ -11,4 +11,167 @@ console = Console()
 
 # --- apply / list / import (store) ---
 
+# These commands talk to Postgres and Kafka directly (no API needed), through the same RuleStore
+# as the API: a change is committed only once the rules topic acknowledged it.
+
+from pathlib import Path  # noqa: E402  (kept inside this section: typer reads the annotations below)
+
+CLI_ACTOR = "cli"
+
+
+def _store_settings():
+    """CommonSettings from VIGIL_* (where Postgres and Kafka are); a bad value exits 2 naming it."""
+    from pydantic import ValidationError
+
+    from infra.settings import CommonSettings
+
+    try:
+        return CommonSettings()
+    except ValidationError as exc:
+        for err in exc.errors():
+            console.print(f"[red]invalid setting VIGIL_{'.'.join(map(str, err['loc'])).upper()}[/]: {err['msg']}")
+        raise typer.Exit(2) from None
+
+
+def _run_with_store(write: bool, action):
+    """Migrate, (for writes) create topics, open a RuleStore and run `action(store)`; outages exit 1."""
+    import asyncio
+
+    import psycopg
+    from confluent_kafka import KafkaException
+    from rich.markup import escape
+
+    from api.rule_store import RuleStoreError, Unavailable
+    from infra.migrate import migrate
+
+    settings = _store_settings()
+    dsn = settings.postgres_dsn.get_secret_value()
+    unsaved = ": nothing was saved" if write else ""
+    try:
+        migrate(dsn)
+        if write:
+            from infra.kafka import ensure_topics
+
+            ensure_topics(settings)
+        return asyncio.run(_with_store(settings, dsn, write, action))
+    except psycopg.OperationalError as exc:
+        console.print(f"[red]Postgres unavailable[/] ({escape(str(exc).strip()[:300])}){unsaved}")
+    except (KafkaException, Unavailable) as exc:
+        console.print(f"[red]Kafka unavailable[/] ({escape(str(exc)[:300])}){unsaved}")
+    except RuleStoreError as exc:
+        console.print(f"[red]refused[/] {escape(str(exc))}{unsaved}")
+    raise typer.Exit(1)
+
+
+async def _with_store(settings, dsn: str, write: bool, action):
+    import asyncio
+
+    from psycopg import AsyncConnection
+
+    from api.rule_store import RuleStore, producer_overrides
+    from infra.kafka import make_producer
+
+    producer = make_producer(settings, **producer_overrides()) if write else None
+    async with await AsyncConnection.connect(dsn, autocommit=True) as conn:
+        try:
+            return await action(RuleStore(conn, producer, settings.topics))
+        finally:
+            if producer is not None:
+                await asyncio.to_thread(producer.flush, 5)
+
+
+def _print_applied(results) -> None:
+    """One line per rule: what happened and its version now, then the counts."""
+    colour = {"created": "green", "updated": "yellow", "unchanged": "dim", "deleted": "red"}
+    for r in results:
+        console.print(f"[{colour[r.action]}]{r.action:<9}[/] {r.id}  version {r.version}", soft_wrap=True)
+    counts = {action: sum(r.action == action for r in results) for action in colour}
+    console.print(", ".join(f"{n} {action}" for action, n in counts.items()), soft_wrap=True)
+
+
+def _bad_file(exc: Exception) -> typer.Exit:
+    from rich.markup import escape
+
+    console.print(f"[red]invalid rules file[/] {escape(str(exc))}", soft_wrap=True)
+    return typer.Exit(2)
+
+
+@rules_app.command("apply")
+def apply(
+    file: Path = typer.Argument(..., help="a Vigil rules file (YAML with a `rules:` list)"),
+    prune: bool = typer.Option(False, "--prune", help="delete stored rules that are not in the file"),
+) -> None:
+    """Make the stored rules match FILE: create new ones, update changed ones, leave the rest (one transaction)."""
+    from streams.rules import RuleError, read_rules_file
+
+    try:
+        rules = read_rules_file(file)
+    except RuleError as exc:
+        stop = _bad_file(exc)
+        if "'rules:' list" in str(exc):
+            console.print(f"(a Prometheus rule file? translate it with: vigil rules import {file})", soft_wrap=True)
+        raise stop from None
+    _print_applied(_run_with_store(True, lambda store: store.apply(rules, CLI_ACTOR, prune=prune)))
+
+
+@rules_app.command("list")
+def list_rules(deleted: bool = typer.Option(False, "--deleted", help="show deleted rules too")) -> None:
+    """The stored rules: id, type, metric, version, last change."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from api.rule_store import DEFAULT_TYPE
+
+    async def every_rule(store):
+        rows, after = [], None
+        while page := await store.list(include_deleted=deleted, after=after, limit=500):
+            rows.extend(page)
+            after = page[-1].id
+        return rows
+
+    table = Table("id", "type", "metric", "version", "updated")
+    for column in table.columns[:3]:
+        column.overflow = "fold"  # ids and metric names are shown whole, folded when the terminal is narrow
+    for column in table.columns[3:]:
+        column.no_wrap = True
+    for r in _run_with_store(False, every_rule):
+        version = f"{r.version} [red](deleted)[/]" if r.deleted else str(r.version)
+        table.add_row(escape(r.id), r.spec.get("type", DEFAULT_TYPE), escape(r.spec.get("metric", "")), version,
+                      f"{r.updated_at.astimezone():%Y-%m-%d %H:%M} {escape(r.updated_by)}")
+    console.print(table)
+
+
+@rules_app.command("import")
+def import_rules(
+    file: Path = typer.Argument(..., help="a Prometheus rule file (groups: [{name, rules: [...]}])"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="show what would be imported; save nothing"),
+) -> None:
+    """Translate a Prometheus rule file into Vigil rules and save them (existing ones updated, none deleted)."""
+    from rich.markup import escape
+
+    from streams.promql_import import translate_file
+    from streams.rules import RuleError
+
+    try:
+        translation = translate_file(file)
+    except RuleError as exc:
+        raise _bad_file(exc) from None
+    for rule in translation.rules:
+        console.print(f"[green]imported[/]     {rule.id}: {rule.alert} ({rule.type} on {escape(rule.metric)})",
+                      soft_wrap=True)
+    for problem in translation.problems:
+        console.print(f"[yellow]not imported[/] {escape(str(problem.where))}: {escape(str(problem.reason))}\n"
+                      f"             expr: {escape(str(problem.expr))}", soft_wrap=True)
+    if translation.skipped_recording:
+        console.print(f"skipped {translation.skipped_recording} recording rule(s): Vigil evaluates alerting rules",
+                      soft_wrap=True)
+    console.print(f"{len(translation.rules)} rule(s) translated, {len(translation.problems)} not translatable",
+                  soft_wrap=True)
+    if dry_run:
+        console.print("dry run: nothing was saved")
+        return
+    rules = translation.rules
+    _print_applied(_run_with_store(True, lambda store: store.apply(rules, CLI_ACTOR)))
+
+
 # --- backtest ---

@@ -61,8 +61,13 @@ class ConnectorsSettings(IngestSettings):
 class StreamsSettings(CommonSettings):
     """`vigil streams`: the Faust worker evaluating rules."""
 
-    rules_file: Path = Path("infra/demo/rules.yaml")
+    rules_file: Path | None = Field(None, description="a rules file evaluated besides the rules saved through "
+                                                     "the API (`vigil rules apply` saves a file instead)")
     app_id: str = "vigil-streams"
+    state_checkpoint_s: float = Field(1.0, ge=0, description="write changed window/model state at most this often "
+                                                             "per alert (transitions are written at once)")
+    allowed_lateness_s: float = Field(30.0, ge=0, description="out-of-order samples this much older than the "
+                                                              "newest still count in windows")
     streams_web_port: int = 8091
     data_dir: Path = Path(".vigil/streams")
     default_receiver: str = "slack"

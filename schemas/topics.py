@@ -38,6 +38,12 @@ class Topics:
     def rules(self) -> str:
         return self._name("rules")
 
+    @property
+    def heartbeats(self) -> str:
+        """Internal to the streams workers: absence heartbeats, repartitioned by group."""
+        return self._name("streams-heartbeats")
+
     def all(self) -> list[str]:
         """The topics this release reads or writes."""
-        return [self.metrics, self.rejects, self.alerts, self.notifications, self.deliveries, self.rules]
+        return [self.metrics, self.rejects, self.alerts, self.notifications, self.deliveries, self.rules,
+                self.heartbeats]

@@ -1,32 +1,45 @@
-"""The Faust app: thin agents around the pure stages (threshold.step, route.to_notification)."""
+"""The Faust app: thin agents that feed the rules engine from the topics and send what it returns."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
 import faust
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 
 from infra.settings import StreamsSettings
 from schemas import codec
 from streams import transport
+from streams.engine import Emit, Engine, Heartbeat
 from streams.route import to_notification
-from streams.rules import RuleIndex
-from streams.threshold import alert_fingerprint, step
+from streams.rules_feed import RulesFeed
+from streams.state import StateStore
 
 log = logging.getLogger(__name__)
-FINGERPRINT_CACHE_MAX = 200_000
+
+SAMPLES = Counter("vigil_streams_rule_samples_total", "Samples evaluated against a rule, by outcome", ["outcome"])
+EVENTS = Counter("vigil_streams_alert_events_total", "AlertEvents sent, by status", ["status"])
+RULES = Gauge("vigil_streams_rules", "Rules this worker evaluates")
+CHECKPOINTS = Counter("vigil_streams_state_writes_total", "Alert states written to the changelog")
 
 
-def build_app(settings: StreamsSettings, rules: RuleIndex) -> faust.App:
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def build_app(settings: StreamsSettings, feed: RulesFeed) -> faust.App:
     """A Faust app for one topic prefix; nothing connects until a worker starts it."""
     topics = settings.topics
+    partitions = settings.metrics_partitions
     app = faust.App(
         f"{settings.topic_prefix}-streams",
         broker=f"kafka://{settings.kafka_bootstrap}",
-        store="memory://",  # state is rebuilt from the changelog topic at start
+        store="memory://",  # state is rebuilt from the changelog topics at start
         datadir=str(settings.data_dir),
-        topic_partitions=settings.metrics_partitions,
+        topic_partitions=partitions,
+        table_standby_replicas=0,  # a worker's tables hold exactly the partitions it evaluates
         # Tansu holds group joins for half the session timeout (STACK.md).
         broker_session_timeout=6,
         broker_heartbeat_interval=1,
@@ -36,59 +49,100 @@ def build_app(settings: StreamsSettings, rules: RuleIndex) -> faust.App:
         web_host="127.0.0.1",
     )
     transport.install(app)
-    metrics = app.topic(topics.metrics, key_type=bytes, value_type=bytes, value_serializer="raw",
-                        key_serializer="raw", partitions=settings.metrics_partitions)
-    alerts = app.topic(topics.alerts, key_type=bytes, value_type=bytes, value_serializer="raw",
-                       key_serializer="raw")
-    notifications = app.topic(topics.notifications, key_type=bytes, value_type=bytes,
-                              value_serializer="raw", key_serializer="raw")
-    # Alert state per fingerprint, co-partitioned with the metrics topic: Faust writes each
-    # change to the changelog partition of the event being processed.
-    state = app.Table("alert-state", default=None, partitions=settings.metrics_partitions,
-                      schema=faust.Schema(key_serializer="json", value_serializer="json"))
+    raw = dict(key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw")
+    metrics = app.topic(topics.metrics, partitions=partitions, **raw)
+    heartbeats = app.topic(topics.heartbeats, partitions=partitions, **raw)
+    alerts = app.topic(topics.alerts, **raw)
+    notifications = app.topic(topics.notifications, **raw)
+    # Co-partitioned with the metrics topic (per-series alerts) and the heartbeat topic (absence
+    # groups): each state is written to the changelog partition of the input it came from.
+    json_schema = faust.Schema(key_serializer="json", value_serializer="json")
+    series = StateStore(app.Table("alert-state", default=None, partitions=partitions, schema=json_schema),
+                        settings.state_checkpoint_s)
+    groups = StateStore(app.Table("absence-state", default=None, partitions=partitions, schema=json_schema),
+                        settings.state_checkpoint_s)
+    engine = Engine(feed, series, groups, partitions, int(settings.allowed_lateness_s * 1000))
     batch_codec, alert_codec, notification_codec = codec.metric_batch(), codec.alert_event(), codec.notification()
-    fingerprints: dict[tuple[str, int], str] = {}
+
+    async def emit(emits: list[Emit]) -> None:
+        """Send each AlertEvent, wait for the broker, then write the alert's state."""
+        pending = []
+        for item in emits:
+            e = item.event
+            log.info("alert %s %s %s seq=%d", e["alertname"], e["status"], e["fingerprint"], e["sequence"])
+            pending.append(await alerts.send(key=e["fingerprint"].encode(), value=alert_codec.encode(e)))
+        for item, sent in zip(emits, pending):
+            await sent
+            item.store.write(item.key)
+            EVENTS.labels(item.event["status"]).inc()
+
+    async def checkpoint() -> None:
+        CHECKPOINTS.inc(series.checkpoint() + groups.checkpoint())
+        for store in (series, groups):
+            await store.seal(app.producer)
 
     @app.agent(metrics)
     async def evaluate(stream):
-        """MetricBatch → rule transitions → AlertEvents (awaited: offsets commit after the send)."""
-        async for event in stream.events():
-            batch = batch_codec.decode(event.value)
-            for sample in batch["samples"]:
-                for rule in rules.for_metric(sample["name"]):
-                    if not rule.matches(sample["labels"]):
-                        continue
-                    cache_key = (rule.id, sample["series_id"])
-                    key = fingerprints.get(cache_key)
-                    if key is None:
-                        if len(fingerprints) > FINGERPRINT_CACHE_MAX:
-                            fingerprints.clear()
-                        key = fingerprints[cache_key] = alert_fingerprint(rule, sample)
-                    result = step(rule, sample, state.get(key), key)
-                    if result.state is not None:
-                        state[key] = result.state
-                    if result.event is not None:
-                        log.info("alert %s %s %s seq=%d", result.event["alertname"], result.event["status"],
-                                 key, result.event["sequence"])
-                        sent = await alerts.send(key=key.encode(), value=alert_codec.encode(result.event))
-                        await sent
+        """MetricBatch → rule evaluation → AlertEvents (awaited: offsets commit after the send)."""
+        async for message in stream.events():
+            batch = batch_codec.decode(message.value)
+            result = engine.on_batch(batch["samples"], message.message.partition, _now_ms())
+            await emit(result.emits)
+            for beat in result.heartbeats:
+                await heartbeats.send(key=beat.key.encode(), partition=beat.partition, value=json.dumps(
+                    [beat.rule_id, beat.labels, beat.ts, beat.arrived_ms]).encode())
+            await checkpoint()
+            for outcome, count in result.outcomes.items():
+                SAMPLES.labels(outcome.value).inc(count)
+
+    @app.agent(heartbeats)
+    async def absences(stream):
+        """Absence heartbeats of the groups this worker owns → resolutions."""
+        async for message in stream.events():
+            rule_id, labels, ts, arrived_ms = json.loads(message.value)
+            beat = Heartbeat(message.key.decode(), message.message.partition, rule_id, labels, ts, arrived_ms)
+            await emit(engine.on_heartbeats([beat], message.message.partition))
+            await checkpoint()
+
+    @app.timer(1.0)
+    async def tick():
+        """Absences that are due, alerts of deleted rules; checkpoint what is left."""
+        RULES.set(len(feed.index))
+        if app.rebalancing or not app.tables.recovery.completed.is_set():
+            return
+        assigned = app.assignor.assigned_actives()
+        owned_series = {tp.partition for tp in assigned if tp.topic == topics.metrics}
+        owned_groups = {tp.partition for tp in assigned if tp.topic == topics.heartbeats}
+        await emit(engine.tick(_now_ms(), owned_series, owned_groups))
+        await checkpoint()
 
     @app.agent(alerts)
     async def route(stream):
         """AlertEvent → Notification for the default receiver."""
         async for event in stream.events():
             alert = alert_codec.decode(event.value)
-            note = to_notification(alert, settings.default_receiver, int(time.time() * 1000))
+            note = to_notification(alert, settings.default_receiver, _now_ms())
             if note is not None:
                 sent = await notifications.send(key=note["dedup_key"].encode(),
                                                 value=notification_codec.encode(note))
                 await sent
 
+    @app.on_partitions_revoked.connect
+    async def forget(app, revoked, **kwargs):
+        """Partitions moved: drop the live view; states come back from the tables."""
+        series.reset()
+        groups.reset()
+
     @app.page("/healthz")
     async def healthz(web, request):
-        """200 once partitions are assigned and table state is recovered: the worker is processing."""
-        ready = not app.rebalancing and app.tables.recovery.completed.is_set()
-        body = {"status": "ok" if ready else "starting", "rules": len(rules)}
+        """200 once partitions are assigned, state is recovered and the rules topic was read."""
+        ready = not app.rebalancing and app.tables.recovery.completed.is_set() and feed.caught_up.is_set()
+        body = {"status": "ok" if ready else "starting", "rules": len(feed.index)}
         return web.json(body, status=200 if ready else 503)
+
+    @app.page("/metrics")
+    async def prometheus_metrics(web, request):
+        """This worker's counters in the Prometheus text format."""
+        return web.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     return app

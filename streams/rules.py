@@ -14,6 +14,7 @@ rule file maps onto it directly (see streams/promql_import.py):
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -143,6 +144,8 @@ class Rule(BaseModel):
             raise ValueError(f"{'absent_for' if self.absent_for_s is not None else 'by'}: only absent rules take it")
         if self.threshold is None:
             raise ValueError(f"threshold: a {t} rule needs a threshold to compare with")
+        if not math.isfinite(self.threshold):
+            raise ValueError("threshold: must be a finite number")
         if t in WINDOW_TYPES:
             if not self.window_s:
                 raise ValueError(f"window: a {t} rule needs a window (e.g. 5m), more than 0")

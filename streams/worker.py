@@ -1,4 +1,4 @@
-"""`vigil streams`: load the rules, create topics, run a Faust worker until SIGINT/SIGTERM."""
+"""`vigil streams`: read the rules (file and topic), create topics, run a Faust worker until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -10,21 +10,29 @@ import faust
 from infra.kafka import ensure_topics
 from infra.settings import StreamsSettings
 from streams.app import build_app
-from streams.rules import RuleError, load_rules
+from streams.rules import RuleError, read_rules_file
+from streams.rules_feed import RulesFeed
 
 log = logging.getLogger(__name__)
 
 
 def run(settings: StreamsSettings) -> None:
     """Start one worker of the streams consumer group."""
-    try:
-        rules = load_rules(settings.rules_file)
-    except RuleError as exc:
-        print(f"vigil streams: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    log.info("loaded %d rules from %s", len(rules), settings.rules_file)
+    file_rules = []
+    if settings.rules_file is not None:
+        try:
+            file_rules = read_rules_file(settings.rules_file)
+        except RuleError as exc:
+            print(f"vigil streams: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        log.info("loaded %d rules from %s", len(file_rules), settings.rules_file)
     ensure_topics(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = build_app(settings, rules)
+    feed = RulesFeed(settings, file_rules)
+    feed.start()
+    app = build_app(settings, feed)
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    finally:
+        feed.stop()

@@ -1,5 +1,5 @@
 """One APIRouter per resource; `ROUTERS` is the list main.py includes."""
 
-from api.routes import alerts, health, metrics
+from api.routes import alerts, health, metrics, rules
 
-ROUTERS = [health.router, alerts.router, metrics.router]
+ROUTERS = [health.router, alerts.router, metrics.router, rules.router]

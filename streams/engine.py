@@ -1,0 +1,229 @@
+"""The rules engine of one worker: samples, absence heartbeats and timer ticks in, AlertEvents out.
+
+Faust-free so it reads top to bottom; streams/app.py feeds it from the topics and sends what it
+returns. Every method returns `Emit`s: an AlertEvent plus the state to write once the broker has
+acknowledged it (event first, state second: a crash in between replays the same event, which
+downstream recognises by fingerprint + sequence, instead of losing it).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+from schemas.records import AlertEvent, Sample
+from streams import absence
+from streams.evaluate import Outcome, adopt, alert_key, event, new_state, observe, sample_event
+from streams.lifecycle import resolve
+from streams.rules import Rule, RuleIndex
+from streams.rules_feed import RulesFeed
+from streams.state import StateStore
+
+MATCH_CACHE_MAX = 500_000
+HEARTBEAT_EVERY_MS = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """An AlertEvent to send, and the alert state to write after the broker acknowledged it."""
+
+    event: AlertEvent
+    store: StateStore
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """Data arrived for an absence group (or selector) that lives on another partition."""
+
+    key: str
+    partition: int
+    rule_id: str
+    labels: dict[str, str]
+    ts: int
+    arrived_ms: int
+
+
+@dataclass
+class BatchResult:
+    """What one MetricBatch produced."""
+
+    emits: list[Emit] = field(default_factory=list)
+    heartbeats: list[Heartbeat] = field(default_factory=list)
+    outcomes: Counter = field(default_factory=Counter)
+
+
+class Engine:
+    """Evaluates the feed's current rules against samples; keeps state in two stores."""
+
+    def __init__(self, feed: RulesFeed, series: StateStore, groups: StateStore, partitions: int,
+                 lateness_ms: int) -> None:
+        self.feed = feed
+        self.series = series  # per-series alerts, on the metrics partition of the series
+        self.groups = groups  # absence groups and selectors, on the heartbeat partition of their key
+        self.partitions = partitions
+        self.lateness_ms = lateness_ms
+        self._index: RuleIndex | None = None
+        self._matches: dict[int, list[tuple[Rule, str, str]]] = {}
+        self._last_heartbeat: dict[str, int] = {}
+        self._seen_rules: dict[str, Rule] = {}
+
+    def group_partition(self, key: str) -> int:
+        """Heartbeat partition of an absence group's key (stable across processes)."""
+        return zlib.crc32(key.encode()) % self.partitions
+
+    def on_batch(self, samples: list[Sample], partition: int, now_ms: int) -> BatchResult:
+        """Evaluate one MetricBatch of `partition`."""
+        index = self.feed.index
+        if index is not self._index:
+            self._index, self._matches = index, {}
+        result = BatchResult()
+        beats: dict[str, Heartbeat] = {}
+        for sample in samples:
+            matched = self._matches.get(sample["series_id"])
+            if matched is None:
+                matched = self._match(index, sample)
+            for rule, key, fp in matched:
+                if rule.type == "absent":
+                    self._absent_sample(rule, key, fp, sample, partition, now_ms, result, beats)
+                    continue
+                state = self.series.get(key)
+                if state is None:
+                    state = new_state(rule)
+                    self.series.put(key, partition, state)
+                elif state.get("v") != rule.version:
+                    adopt(rule, state)
+                before = state["life"]["s"]
+                outcome, transition, value = observe(rule, state, sample["timestamp_ms"], sample["value"],
+                                                     self.lateness_ms)
+                result.outcomes[outcome] += 1
+                if transition is not None:
+                    state["lb"], state["sid"] = sample["labels"], sample["series_id"]
+                    result.emits.append(Emit(sample_event(rule, fp, sample, state, transition, value),
+                                             self.series, key))
+                elif rule.type != "threshold" or state["life"]["s"] != before:
+                    self.series.changed(key)
+        result.heartbeats = self._due_heartbeats(beats, now_ms)
+        return result
+
+    def on_heartbeats(self, beats: list[Heartbeat], partition: int) -> list[Emit]:
+        """Data arrived for absence groups owned by this heartbeat partition."""
+        emits = []
+        for beat in beats:
+            rule = self.feed.index.by_id.get(beat.rule_id)
+            if rule is None or rule.type != "absent":
+                continue
+            state = self.groups.get(beat.key)
+            if state is None:
+                state = new_state(rule)
+                state["lb"] = beat.labels
+                self.groups.put(beat.key, partition, state)
+            transition = absence.arrived(state, beat.arrived_ms, beat.ts)
+            if rule.by != () and beat.key == alert_key(rule, absence_selector_labels(rule))[0]:
+                state["done"] = 1  # data came: the per-series/per-group alerts watch from now on
+            self.groups.changed(beat.key)
+            if transition is not None:
+                fp = beat.key.split("/", 1)[1]
+                emits.append(Emit(event(rule, fp, beat.labels, state["life"], transition,
+                                        0.0, 0, state["life"]["t"]), self.groups, beat.key))
+        return emits
+
+    def tick(self, now_ms: int, series_partitions: set[int], group_partitions: set[int]) -> list[Emit]:
+        """Once a second: absences that are due, alerts of deleted or changed rules, new selectors."""
+        index = self.feed.index
+        emits = self._retire_changed_rules(index, now_ms)
+        for rule in index.of_type("absent"):
+            selector_key, _ = alert_key(rule, absence_selector_labels(rule))
+            if self.group_partition(selector_key) in group_partitions and self.groups.get(selector_key) is None:
+                armed = new_state(rule)  # nothing seen yet: the clock starts now
+                armed.update(seen=now_ms, lb=absence_selector_labels(rule))
+                self.groups.put(selector_key, self.group_partition(selector_key), armed)
+            for store, owned in ((self.series, series_partitions), (self.groups, group_partitions)):
+                for key in list(store.keys_of(rule.id)):
+                    if store.partition(key) not in owned:
+                        continue
+                    state = store.get(key)
+                    if state is None or "seen" not in state or state.get("done"):
+                        continue
+                    if absence.due(rule, state, now_ms) is not None:
+                        emits.append(Emit(event(rule, key.split("/", 1)[1], state.get("lb", {}), state["life"],
+                                                "FIRING", rule.absent_for_s, state.get("sid", 0),
+                                                state["life"]["t"]), store, key))
+        return emits
+
+    def _match(self, index: RuleIndex, sample: Sample) -> list[tuple[Rule, str, str]]:
+        matched = []
+        for rule in index.for_metric(sample["name"]):
+            if rule.matches(sample["labels"]):
+                labels = sample["labels"]
+                if rule.type == "absent" and rule.by is not None:
+                    labels = absence.group_labels(rule, labels)
+                key, fp = alert_key(rule, labels)
+                matched.append((rule, key, fp))
+        if len(self._matches) > MATCH_CACHE_MAX:
+            self._matches.clear()
+        self._matches[sample["series_id"]] = matched
+        return matched
+
+    def _absent_sample(self, rule: Rule, key: str, fp: str, sample: Sample, partition: int, now_ms: int,
+                       result: BatchResult, beats: dict[str, Heartbeat]) -> None:
+        ts = sample["timestamp_ms"]
+        selector_key, _ = alert_key(rule, absence_selector_labels(rule))
+        groups = [(selector_key, absence_selector_labels(rule))]
+        if rule.by is None:  # per series: the state lives here, with the series
+            state = self.series.get(key)
+            if state is None:
+                state = new_state(rule)
+                state.update(lb=sample["labels"], sid=sample["series_id"])
+                self.series.put(key, partition, state)
+            transition = absence.arrived(state, now_ms, ts)
+            self.series.changed(key)
+            result.outcomes[Outcome.EVALUATED] += 1
+            if transition is not None:
+                result.emits.append(Emit(sample_event(rule, fp, sample, state, transition, 0.0), self.series, key))
+        elif rule.by:
+            groups.append((key, absence.group_labels(rule, sample["labels"])))
+        for group_key, labels in groups:
+            beat = beats.get(group_key)
+            if beat is None or ts > beat.ts:
+                beats[group_key] = Heartbeat(group_key, self.group_partition(group_key), rule.id, labels, ts, now_ms)
+
+    def _due_heartbeats(self, beats: dict[str, Heartbeat], now_ms: int) -> list[Heartbeat]:
+        due = []
+        for key, beat in beats.items():
+            if now_ms - self._last_heartbeat.get(key, -HEARTBEAT_EVERY_MS) >= HEARTBEAT_EVERY_MS:
+                self._last_heartbeat[key] = now_ms
+                due.append(beat)
+        if len(self._last_heartbeat) > MATCH_CACHE_MAX:
+            self._last_heartbeat.clear()
+        return due
+
+    def _retire_changed_rules(self, index: RuleIndex, now_ms: int) -> list[Emit]:
+        """Resolve the firing alerts of rules deleted (or changed to another type) since the last tick."""
+        emits = []
+        for rule_id, old in self._seen_rules.items():
+            new = index.by_id.get(rule_id)
+            if new is not None and new.type == old.type and new.by == old.by:
+                continue
+            for store in (self.series, self.groups):
+                for key in list(store.keys_of(rule_id)):
+                    state = store.get(key)
+                    if state is None:
+                        continue
+                    if resolve(state["life"], now_ms) is not None:
+                        emits.append(Emit(event(old, key.split("/", 1)[1], state.get("lb", {}), state["life"],
+                                                "RESOLVED", 0.0, state.get("sid", 0), state["life"]["t"]),
+                                          store, key))
+                    else:
+                        store.changed(key)
+                    state.pop("w", None)
+                    state.pop("m", None)
+                    state.pop("seen", None)
+        self._seen_rules = dict(index.by_id)
+        return emits
+
+
+def absence_selector_labels(rule: Rule) -> dict[str, str]:
+    """Labels of the selector-level absence alert: the rule's equality matchers, as Prometheus' absent()."""
+    return {m.name: m.value for m in rule.selectors() if m.op == "="}

@@ -1,0 +1,224 @@
+"""Every rule type evaluated on event time, one sample at a time (no clock, no servers)."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from schemas.series_id import series_id
+from streams import absence, windows
+from streams.evaluate import Outcome, alert_key, new_state, observe, sample_event
+from streams.rules import Rule
+
+RULE = Rule.model_validate({"id": "high-cpu", "alert": "HighCPU", "metric": "cpu", "op": ">", "threshold": 90,
+                            "for": "30s", "labels": {"severity": "page", "team": "{{ $labels.host }}-ops"},
+                            "annotations": {"summary": "{{ $labels.host }} at {{ $value }}"}})
+
+
+def sample(value: float, ts_s: float, host: str = "web-1") -> dict:
+    labels = {"host": host}
+    return {"series_id": series_id("cpu", labels), "name": "cpu", "labels": labels, "value": value,
+            "timestamp_ms": int(ts_s * 1000)}
+
+
+def rule_of(**fields) -> Rule:
+    return Rule.model_validate({"id": "r", "alert": "A", "metric": "m", **fields})
+
+
+def run(rule: Rule, samples: list[dict], lateness_ms: int = 30_000) -> list[dict]:
+    """Feed samples in order, keeping one state per series as the worker does; return the events."""
+    states, events = {}, []
+    for s in samples:
+        key, fp = alert_key(rule, s["labels"])
+        state = states.setdefault(key, new_state(rule))
+        _, transition, value = observe(rule, state, s["timestamp_ms"], s["value"], lateness_ms)
+        if transition is not None:
+            events.append(sample_event(rule, fp, s, state, transition, value))
+    return events
+
+
+def alert_fingerprint(rule: Rule, s: dict) -> str:
+    return alert_key(rule, s["labels"])[1]
+
+
+def test_fires_only_after_condition_held_for_the_duration():
+    events = run(RULE, [sample(95, 0), sample(96, 10), sample(97, 29.9)])
+    assert events == []
+    events = run(RULE, [sample(95, 0), sample(96, 10), sample(97, 30)])
+    assert [(e["status"], e["sequence"], e["starts_at_ms"]) for e in events] == [("FIRING", 1, 0)]
+
+
+def test_fired_event_carries_templated_labels_annotations_and_identity():
+    (event,) = run(RULE, [sample(95, 0), sample(97.5, 31)])
+    assert event["labels"] == {"host": "web-1", "severity": "page", "team": "web-1-ops", "alertname": "HighCPU"}
+    assert event["annotations"] == {"summary": "web-1 at 97.5"}
+    assert event["rule_id"] == "high-cpu" and event["value"] == 97.5
+    assert event["event_time_ms"] == 31_000
+
+
+def test_dip_below_threshold_restarts_the_for_clock():
+    events = run(RULE, [sample(95, 0), sample(50, 20), sample(95, 25), sample(95, 50)])
+    assert events == []
+    events = run(RULE, [sample(95, 0), sample(50, 20), sample(95, 25), sample(95, 55)])
+    assert [e["starts_at_ms"] for e in events] == [25_000]
+
+
+def test_resolves_once_with_next_sequence_and_end_time():
+    events = run(RULE, [sample(95, 0), sample(95, 30), sample(99, 40), sample(10, 50), sample(5, 60)])
+    assert [(e["status"], e["sequence"]) for e in events] == [("FIRING", 1), ("RESOLVED", 2)]
+    assert events[1]["ends_at_ms"] == 50_000 and events[1]["starts_at_ms"] == 0
+
+
+def test_refiring_after_resolve_gets_a_new_sequence():
+    events = run(RULE, [sample(95, 0), sample(95, 30), sample(1, 40), sample(95, 50), sample(95, 80)])
+    assert [(e["status"], e["sequence"]) for e in events] == [("FIRING", 1), ("RESOLVED", 2), ("FIRING", 3)]
+
+
+def test_a_late_sample_never_flips_an_alert():
+    events = run(RULE, [sample(95, 0), sample(95, 30), sample(1, 20)])
+    assert [e["status"] for e in events] == ["FIRING"]
+
+
+def test_zero_for_fires_on_the_first_sample():
+    rule = RULE.model_copy(update={"for_s": 0.0})
+    assert [e["status"] for e in run(rule, [sample(91, 0)])] == ["FIRING"]
+
+
+def test_every_operator():
+    cases = {">": (91, 90), ">=": (90, 89), "<": (89, 90), "<=": (90, 91), "==": (90, 91), "!=": (91, 90)}
+    for op, (fires, quiet) in cases.items():
+        rule = RULE.model_copy(update={"op": op, "for_s": 0.0})
+        assert len(run(rule, [sample(fires, 0)])) == 1, op
+        assert run(rule, [sample(quiet, 0)]) == [], op
+
+
+def test_series_are_independent_alerts():
+    a, b = sample(95, 0, "a"), sample(95, 0, "b")
+    assert alert_fingerprint(RULE, a) != alert_fingerprint(RULE, b)
+    assert alert_fingerprint(RULE, a) == alert_fingerprint(RULE, sample(1, 99, "a"))
+
+
+def series(values_by_second: list[tuple[float, float]], name: str = "m", **labels) -> list[dict]:
+    labels = labels or {"host": "web-1"}
+    return [{"series_id": series_id(name, labels), "name": name, "labels": labels, "value": v,
+             "timestamp_ms": int(t * 1000)} for t, v in values_by_second]
+
+
+def test_keep_firing_for_holds_the_alert_through_a_short_dip():
+    rule = RULE.model_copy(update={"for_s": 0.0, "keep_firing_for_s": 30.0})
+    events = run(rule, [sample(95, 0), sample(10, 10), sample(95, 20), sample(10, 30), sample(10, 49.9),
+                        sample(10, 50)])
+    assert [(e["status"], e["event_time_ms"]) for e in events] == [("FIRING", 0), ("RESOLVED", 50_000)]
+
+
+def test_rate_extrapolates_to_the_window_like_prometheus():
+    # A counter growing 10/s scraped every 15 s: rate(x[1m]) is 10 (45 s sampled, extrapolated to 60 s).
+    rule = rule_of(type="rate", window="1m", op=">", threshold=9.9)
+    events = run(rule, series([(t, 10.0 * t) for t in range(0, 91, 15)]))
+    assert [e["status"] for e in events] == ["FIRING"] and events[0]["value"] == pytest.approx(10)
+
+
+def test_increase_adds_back_a_counter_reset():
+    # 450 → reset → 75 → 375 in (30 s, 90 s]: Prometheus counts 375 - 450 + 450 = 375 over 45 s → 500 in 1m.
+    window = [[45_000, 450.0], [60_000, 75.0], [75_000, 225.0], [90_000, 375.0]]
+    assert windows.increase(window, 60) == pytest.approx(500)
+    assert windows.rate(window, 60) == pytest.approx(500 / 60)
+
+
+def test_rate_needs_two_samples_in_the_window():
+    rule = rule_of(type="rate", window="1m", threshold=0)
+    state = new_state(rule)
+    outcome, transition, _ = observe(rule, state, 0, 5.0, 0)
+    assert outcome is Outcome.WARMING_UP and transition is None
+
+
+def test_deriv_is_the_least_squares_slope():
+    assert windows.deriv([[0, 1.0], [1000, 3.0], [2000, 5.0]], 60) == pytest.approx(2.0)
+    rule = rule_of(type="deriv", window="5m", op="<", threshold=-1)
+    events = run(rule, series([(t, 100 - 2 * t) for t in range(0, 20, 5)]))
+    assert [e["status"] for e in events] == ["FIRING"] and events[0]["value"] == pytest.approx(-2)
+
+
+@pytest.mark.parametrize("kind, expected", [("avg_over_time", 2.5), ("min_over_time", 1), ("max_over_time", 4),
+                                            ("sum_over_time", 10), ("count_over_time", 4)])
+def test_window_aggregates(kind, expected):
+    rule = rule_of(type=kind, window="1m", op=">=", threshold=-1e9)
+    (event,) = run(rule, series([(0, 1), (10, 2), (20, 3), (30, 4)])[-1:])
+    state = new_state(rule)
+    for s in series([(0, 1), (10, 2), (20, 3), (30, 4)]):
+        _, _, value = observe(rule, state, s["timestamp_ms"], s["value"], 0)
+    assert value == pytest.approx(expected) and event["status"] == "FIRING"
+
+
+def test_samples_leave_the_window_as_it_slides():
+    rule = rule_of(type="max_over_time", window="30s", op=">", threshold=50)
+    events = run(rule, series([(0, 99), (10, 1), (20, 1), (30, 1), (40, 1)]))
+    # 99 at t=0 is out of the (t-30s, t] window from t=30 on: resolved there.
+    assert [(e["status"], e["event_time_ms"]) for e in events] == [("FIRING", 0), ("RESOLVED", 30_000)]
+
+
+def test_p95_over_time_interpolates_like_prometheus():
+    points = [[i * 1000, float(v)] for i, v in enumerate(range(1, 101))]
+    assert windows.quantile(points, 0.95) == pytest.approx(95.05)
+    rule = rule_of(type="quantile_over_time", quantile=0.95, window="5m", op=">", threshold=90)
+    assert [e["status"] for e in run(rule, series([(i, v) for i, v in enumerate(range(1, 101))]))] == ["FIRING"]
+
+
+def test_a_late_sample_counts_in_the_window_without_flipping_the_alert():
+    rule = rule_of(type="max_over_time", window="1m", op=">", threshold=50)
+    state = new_state(rule)
+    for t, v in [(0, 1), (20, 1)]:
+        observe(rule, state, t * 1000, v, 30_000)
+    outcome, transition, _ = observe(rule, state, 10_000, 99, 30_000)  # late, but inside the lateness
+    assert outcome is Outcome.LATE and transition is None
+    outcome, transition, value = observe(rule, state, 30_000, 1, 30_000)  # the next sample sees it
+    assert transition == "FIRING" and value == 99
+    assert observe(rule, state, -10_000, 99, 30_000)[0] is Outcome.TOO_LATE
+    assert observe(rule, state, 30_000, 5, 30_000)[0] is Outcome.DUPLICATE  # a replay after a restart
+
+
+def test_anomaly_learns_then_fires_on_a_spike_and_resolves():
+    rng = random.Random(7)
+    normal = [(t, 50 + rng.gauss(0, 1)) for t in range(200)]
+    rule = rule_of(type="anomaly", threshold=6, warmup=50)
+    state = new_state(rule)
+    outcomes = [observe(rule, state, int(t * 1000), v, 0)[0] for t, v in normal[:50]]
+    assert set(outcomes) == {Outcome.WARMING_UP}
+    events = run(rule, series(normal + [(200, 80.0), (201, 50.0)]))
+    assert [(e["status"], e["event_time_ms"]) for e in events] == [("FIRING", 200_000), ("RESOLVED", 201_000)]
+    assert events[0]["value"] > 6  # the score, in standard deviations
+
+
+def test_absence_fires_at_the_deadline_and_resolves_when_data_returns():
+    rule = rule_of(type="absent", absent_for="30s", labels={"severity": "page"})
+    state = new_state(rule)
+    assert absence.arrived(state, now_ms=1_000, ts=900) is None
+    assert absence.due(rule, state, 30_999) is None
+    assert absence.due(rule, state, 31_000) == "FIRING" and state["life"]["t"] == 31_000
+    assert absence.due(rule, state, 40_000) is None  # once
+    assert absence.arrived(state, now_ms=50_000, ts=49_000) == "RESOLVED"
+    assert state["life"]["q"] == 2
+
+
+def test_absence_groups_and_selector_labels():
+    by_device = rule_of(type="absent", absent_for="1m", by=["device"], match={"site": "lab"})
+    assert absence.group_labels(by_device, {"device": "pump-1", "site": "lab", "x": "y"}) == {"device": "pump-1"}
+    selector = rule_of(type="absent", absent_for="1m", by=[], match={"job": "api"}, matchers=['env=~"prod.*"'])
+    assert absence.group_labels(selector, {"job": "api", "instance": "a"}) == {"job": "api"}
+
+
+def test_matchers_select_series_as_prometheus_does():
+    rule = rule_of(threshold=1, matchers=['host=~"web-.*"', 'env!="dev"', 'dc!~"eu|us"'])
+    assert rule.matches({"host": "web-1", "env": "prod", "dc": "ap"})
+    assert not rule.matches({"host": "xweb-1", "env": "prod"})  # anchored
+    assert not rule.matches({"host": "web-1", "env": "dev"})
+    assert not rule.matches({"host": "web-1", "dc": "eu"})
+    assert rule_of(threshold=1, matchers=['missing=""']).matches({"host": "a"})
+
+
+def test_nan_compares_as_in_prometheus_only_not_equal_holds():
+    rule = rule_of(threshold=1, op="!=")
+    assert [e["status"] for e in run(rule, series([(0, math.nan)]))] == ["FIRING"]
+    assert run(rule_of(threshold=1, op=">"), series([(0, math.nan)])) == []
