@@ -1,7 +1,7 @@
 """`make bench`: ingest throughput per protocol and page latency, each on its own slice of a fresh stack.
 
 ``python -m bench`` runs them all; ``python -m bench NAME …`` runs some: ingest (Influx line
-protocol), remote_write, otlp, statsd, mqtt, modbus, page.
+protocol), remote_write, otlp, statsd, mqtt, modbus, page, rules (evaluation with 1,000 rules).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable
 import tempfile
 from pathlib import Path
 
-from bench import http_load, ingest_throughput, otlp, page_latency, remote_write
+from bench import http_load, ingest_throughput, otlp, page_latency, remote_write, rules_eval
 from bench import modbus as modbus_bench
 from bench import mqtt as mqtt_bench
 from bench import statsd as statsd_bench
@@ -84,9 +84,19 @@ def page(stack: Stack) -> None:
               f"max {figures['max_ms']:.0f} ms over {figures['probes']} probes", flush=True)
 
 
+def rules(stack: Stack) -> None:
+    """Samples/s through evaluation on one streams worker with 1,000 rules."""
+    print(f"rules: {rules_eval.SHAPE}, one worker", flush=True)
+    for mix in rules_eval.MIXES:
+        with _slice(stack) as env:
+            figures = rules_eval.run(env, Path(tempfile.mkdtemp(prefix="vigil-bench-")), mix)
+            print(f"  {mix:<9} {figures['samples_per_s']:,.0f} samples/s evaluated ({figures['samples']:,} in "
+                  f"{figures['seconds']:.2f} s; the worker used {figures['cpu_share']:.0%} of a core)", flush=True)
+
+
 BENCHMARKS = {"ingest": _http_protocol(ingest_throughput), "remote_write": _http_protocol(remote_write),
               "otlp": _http_protocol(otlp), "statsd": statsd, "mqtt": mqtt, "modbus": modbus,
-              "page": page}
+              "page": page, "rules": rules}
 
 
 def main(argv: list[str]) -> int:

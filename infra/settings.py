@@ -64,8 +64,8 @@ class StreamsSettings(CommonSettings):
     rules_file: Path | None = Field(None, description="a rules file evaluated besides the rules saved through "
                                                      "the API (`vigil rules apply` saves a file instead)")
     app_id: str = "vigil-streams"
-    state_checkpoint_s: float = Field(1.0, ge=0, description="write changed window/model state at most this often "
-                                                             "per alert (transitions are written at once)")
+    state_checkpoint_s: float | None = Field(None, ge=0, description="also write changed window/model state this "
+                                             "often (it is always written before offsets are committed)")
     allowed_lateness_s: float = Field(30.0, ge=0, description="out-of-order samples this much older than the "
                                                               "newest still count in windows")
     streams_web_port: int = 8091

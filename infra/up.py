@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 import urllib.request
@@ -40,6 +41,7 @@ class Service:
 
 SERVICES = [Service("ingest", 8090), Service("streams", 8091), Service("sinks", 8092), Service("notifier", 8093),
             Service("api", 8080)]
+DEMO_RULES = REPO / "infra" / "demo" / "rules.yaml"
 CONNECTORS = Service("connectors", 8095)  # with the demo devices, or when VIGIL_CONNECTORS_CONFIG is set
 
 
@@ -148,6 +150,15 @@ def _register_demo_devices(dsn: str) -> None:
                          "DO UPDATE SET labels = EXCLUDED.labels, updated_at = now()", (device_id, Jsonb(labels)))
 
 
+def _apply_demo_rules(env: dict[str, str], console: Console) -> None:
+    """Save the demo rules through `vigil rules apply` (they show in the API and can be edited there)."""
+    done = subprocess.run([sys.executable, "-m", "infra.cli", "rules", "apply", str(DEMO_RULES)], env={
+        **os.environ, **env}, cwd=REPO, capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise StackError(f"vigil rules apply {DEMO_RULES} failed:\n{done.stdout}{done.stderr}")
+    console.print(f"  rules     {done.stdout.strip().splitlines()[-1]} ({DEMO_RULES.relative_to(REPO)})")
+
+
 def run_up(stack_settings: StackSettings, demo: bool, console: Console) -> int:
     """Run everything until Ctrl-C or SIGTERM; returns the exit code."""
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -159,8 +170,7 @@ def run_up(stack_settings: StackSettings, demo: bool, console: Console) -> int:
     try:
         console.print("[bold]starting the embedded stack[/] (state in %s)" % stack_settings.state_dir.resolve())
         stack.up(attached=True, progress=lambda name, what: console.print(f"  {name:<9} {what}"))
-        env = stack_settings.common(data_dir=stack_settings.state_dir.resolve() / "streams",
-                                    rules_file=REPO / "infra" / "demo" / "rules.yaml")
+        env = stack_settings.common(data_dir=stack_settings.state_dir.resolve() / "streams")
         common = CommonSettings(**{k.removeprefix("VIGIL_").lower(): v for k, v in env.items()
                                    if k.removeprefix("VIGIL_").lower() in CommonSettings.model_fields})
         migrate(common.postgres_dsn.get_secret_value())
@@ -177,6 +187,7 @@ def run_up(stack_settings: StackSettings, demo: bool, console: Console) -> int:
             config = stack_settings.state_dir.resolve() / "demo-connectors.yaml"
             config.write_text(connectors_yaml(stack_settings.mqtt_port, DEMO_PLC_PORT))
             env["VIGIL_CONNECTORS_CONFIG"] = str(config)
+            _apply_demo_rules(env, console)
         for service in services:
             proc = ManagedProcess(name=service.command, argv=[sys.executable, "-m", "infra.cli", service.command],
                                   env=env, cwd=REPO, log_path=logs / f"{service.command}.log",

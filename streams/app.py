@@ -56,10 +56,10 @@ def build_app(settings: StreamsSettings, feed: RulesFeed) -> faust.App:
     notifications = app.topic(topics.notifications, **raw)
     # Co-partitioned with the metrics topic (per-series alerts) and the heartbeat topic (absence
     # groups): each state is written to the changelog partition of the input it came from.
-    json_schema = faust.Schema(key_serializer="json", value_serializer="json")
-    series = StateStore(app.Table("alert-state", default=None, partitions=partitions, schema=json_schema),
+    state_schema = faust.Schema(key_serializer="json", value_serializer="raw")  # values: orjson bytes
+    series = StateStore(app.Table("alert-state", default=None, partitions=partitions, schema=state_schema),
                         settings.state_checkpoint_s)
-    groups = StateStore(app.Table("absence-state", default=None, partitions=partitions, schema=json_schema),
+    groups = StateStore(app.Table("absence-state", default=None, partitions=partitions, schema=state_schema),
                         settings.state_checkpoint_s)
     engine = Engine(feed, series, groups, partitions, int(settings.allowed_lateness_s * 1000))
     batch_codec, alert_codec, notification_codec = codec.metric_batch(), codec.alert_event(), codec.notification()
@@ -68,6 +68,7 @@ def build_app(settings: StreamsSettings, feed: RulesFeed) -> faust.App:
         """Send each AlertEvent, wait for the broker, then write the alert's state."""
         pending = []
         for item in emits:
+            item.store.hold(item.key)
             e = item.event
             log.info("alert %s %s %s seq=%d", e["alertname"], e["status"], e["fingerprint"], e["sequence"])
             pending.append(await alerts.send(key=e["fingerprint"].encode(), value=alert_codec.encode(e)))
@@ -76,10 +77,16 @@ def build_app(settings: StreamsSettings, feed: RulesFeed) -> faust.App:
             item.store.write(item.key)
             EVENTS.labels(item.event["status"]).inc()
 
-    async def checkpoint() -> None:
-        CHECKPOINTS.inc(series.checkpoint() + groups.checkpoint())
+    async def checkpoint(force: bool = False) -> None:
+        CHECKPOINTS.inc(series.checkpoint(force) + groups.checkpoint(force))
         for store in (series, groups):
             await store.seal(app.producer)
+
+    async def before_commit() -> None:
+        """The offsets about to be committed stand for state changes: write them first."""
+        await checkpoint(force=True)
+
+    transport.before_commit(app, before_commit)
 
     @app.agent(metrics)
     async def evaluate(stream):
@@ -93,7 +100,7 @@ def build_app(settings: StreamsSettings, feed: RulesFeed) -> faust.App:
                     [beat.rule_id, beat.labels, beat.ts, beat.arrived_ms]).encode())
             await checkpoint()
             for outcome, count in result.outcomes.items():
-                SAMPLES.labels(outcome.value).inc(count)
+                SAMPLES.labels(outcome).inc(count)
 
     @app.agent(heartbeats)
     async def absences(stream):

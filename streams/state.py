@@ -2,11 +2,12 @@
 
 Every sample may change an alert's state (window points, model, last arrival), but writing the
 changelog per sample would cap a worker at ~1,500 samples/s (STACK.md). So changes are kept live
-in memory and checkpointed: a lifecycle transition is written at once (after its AlertEvent was
-acknowledged), other changes at most every `checkpoint_s` per alert. After a worker dies, its
-successor restores the last checkpoint and replays from the last committed offset; duplicate
-timestamps are ignored, so at worst the samples between the checkpoint and the commit are
-missing from a window.
+in memory and checkpointed: a lifecycle transition is written once its AlertEvent was
+acknowledged, every other change just before the worker commits its input offsets (and, if
+`checkpoint_s` is set, at least that often). A successor restores the checkpoint and replays
+from the committed offset; replayed samples are recognised by their timestamps. A state whose
+AlertEvent is still in flight is held back from checkpoints, so a restored state never claims a
+transition whose event was lost.
 
 Writes name their changelog partition explicitly (the input partition the alert lives on), so
 the timer can write too, outside any stream event.
@@ -24,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable
 
 import faust
+import orjson
 
 SEAL_KEY = "__seal__"
 
@@ -31,18 +33,17 @@ from streams import anomaly
 from streams.evaluate import AlertState
 
 
-def encode(state: AlertState) -> dict:
+def encode(state: AlertState) -> bytes:
     """The JSON form of a state (the anomaly model as its three numbers)."""
-    out = dict(state)
-    model = out.get("m")
+    model = state.get("m")
     if model is not None and not isinstance(model, list):
-        out["m"] = anomaly.dump(model)
-    return out
+        state = {**state, "m": anomaly.dump(model)}
+    return orjson.dumps(state)
 
 
-def decode(raw: dict) -> AlertState:
-    """A state from its JSON form."""
-    state = AlertState(**raw)
+def decode(raw: bytes | dict) -> AlertState:
+    """A state from its JSON form (Faust's recovery hands the changelog value over already parsed)."""
+    state = AlertState(**(raw if isinstance(raw, dict) else orjson.loads(raw)))
     if isinstance(state.get("m"), list):
         state["m"] = anomaly.load(state["m"])
     return state
@@ -51,13 +52,14 @@ def decode(raw: dict) -> AlertState:
 class StateStore:
     """Alert states of one table: get, mark changed, checkpoint; an index of keys per rule."""
 
-    def __init__(self, table: faust.Table, checkpoint_s: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, table: faust.Table, checkpoint_s: float | None, clock: Callable[[], float] = time.monotonic):
         self.table = table
         self.checkpoint_s = checkpoint_s
         self.clock = clock
         self.live: dict[str, AlertState] = {}
         self.partition_of: dict[str, int] = {}
         self._dirty: set[str] = set()
+        self._held: set[str] = set()
         self._last_checkpoint = clock()
         self._unsealed: set[int] = set()
         self._by_rule: dict[str, set[str]] | None = None
@@ -89,8 +91,13 @@ class StateStore:
         """Note that `key`'s state changed in memory."""
         self._dirty.add(key)
 
+    def hold(self, key: str) -> None:
+        """Keep `key` out of checkpoints until `write` (its AlertEvent is being sent)."""
+        self._held.add(key)
+
     def write(self, key: str) -> None:
         """Write `key`'s state to the changelog now (after a transition was acknowledged)."""
+        self._held.discard(key)
         state = self.live.get(key)
         partition = self.partition(key)
         if state is None or partition is None:
@@ -104,10 +111,10 @@ class StateStore:
     def checkpoint(self, force: bool = False) -> int:
         """Every `checkpoint_s` (or now, with force): write every state changed since the last time."""
         now = self.clock()
-        if not force and now - self._last_checkpoint < self.checkpoint_s:
+        if not force and (self.checkpoint_s is None or now - self._last_checkpoint < self.checkpoint_s):
             return 0
         self._last_checkpoint = now
-        due = list(self._dirty)
+        due = [key for key in self._dirty if key not in self._held]
         for key in due:
             self.write(key)
         return len(due)
@@ -118,7 +125,7 @@ class StateStore:
             return
         await producer.flush()
         for partition in self._unsealed:
-            self.table.send_changelog(partition, SEAL_KEY, {"sealed_at": time.time()})
+            self.table.send_changelog(partition, SEAL_KEY, orjson.dumps({"sealed_at": time.time()}))
         self._unsealed.clear()
         await producer.flush()
 

@@ -131,7 +131,7 @@ def test_rate_needs_two_samples_in_the_window():
     rule = rule_of(type="rate", window="1m", threshold=0)
     state = new_state(rule)
     outcome, transition, _ = observe(rule, state, 0, 5.0, 0)
-    assert outcome is Outcome.WARMING_UP and transition is None
+    assert outcome == Outcome.WARMING_UP and transition is None
 
 
 def test_deriv_is_the_least_squares_slope():
@@ -172,11 +172,11 @@ def test_a_late_sample_counts_in_the_window_without_flipping_the_alert():
     for t, v in [(0, 1), (20, 1)]:
         observe(rule, state, t * 1000, v, 30_000)
     outcome, transition, _ = observe(rule, state, 10_000, 99, 30_000)  # late, but inside the lateness
-    assert outcome is Outcome.LATE and transition is None
+    assert outcome == Outcome.LATE and transition is None
     outcome, transition, value = observe(rule, state, 30_000, 1, 30_000)  # the next sample sees it
     assert transition == "FIRING" and value == 99
-    assert observe(rule, state, -10_000, 99, 30_000)[0] is Outcome.TOO_LATE
-    assert observe(rule, state, 30_000, 5, 30_000)[0] is Outcome.DUPLICATE  # a replay after a restart
+    assert observe(rule, state, -10_000, 99, 30_000)[0] == Outcome.TOO_LATE
+    assert observe(rule, state, 30_000, 5, 30_000)[0] == Outcome.DUPLICATE  # a replay after a restart
 
 
 def test_anomaly_learns_then_fires_on_a_spike_and_resolves():
