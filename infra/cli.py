@@ -20,7 +20,10 @@ console = Console()
 
 
 def _add_rules_app() -> None:
+    from infra import backtest_cli
     from infra.rules_cli import rules_app
+
+    backtest_cli.register(rules_app)
 
     app.add_typer(rules_app, name="rules")
 

@@ -20,11 +20,16 @@ def per_series(rule: Rule) -> bool:
     return rule.by is None
 
 
+def selector_labels(rule: Rule) -> dict[str, str]:
+    """Labels of the selector-level alert: the rule's equality matchers, as Prometheus' absent() gives."""
+    return {m.name: m.value for m in rule.selectors() if m.op == "="}
+
+
 def group_labels(rule: Rule, labels: dict[str, str]) -> dict[str, str]:
-    """The labels identifying a `by` group (or the selector's equality matchers for `by: []`)."""
+    """The labels identifying a `by` group (the selector's labels for `by: []`)."""
     if rule.by:
         return {name: labels.get(name, "") for name in rule.by}
-    return {m.name: m.value for m in rule.selectors() if m.op == "="}
+    return selector_labels(rule)
 
 
 def arrived(state: AlertState, now_ms: int, ts: int) -> Transition | None:

@@ -83,11 +83,6 @@ def lookback_ms(rule: Rule) -> int:
     return 0
 
 
-def selector_labels(rule: Rule) -> dict[str, str]:
-    """Labels of the selector-level absence alert: the rule's equality matchers, as Prometheus' absent()."""
-    return {m.name: m.value for m in rule.selectors() if m.op == "="}
-
-
 class Replay:
     """One rule replayed over samples fed a chunk at a time; every alert's state is kept across chunks."""
 
@@ -103,7 +98,7 @@ class Replay:
         self._selector: _Watch | None = None
         self._first_in_chunk: int | None = None
         if rule.type == "absent":
-            labels = selector_labels(rule)
+            labels = absence.selector_labels(rule)
             self._selector = self._new_watch(labels)
 
     @property

@@ -124,7 +124,7 @@ class Engine:
                 state["lb"] = beat.labels
                 self.groups.put(beat.key, partition, state)
             transition = absence.arrived(state, beat.arrived_ms, beat.ts)
-            if rule.by != () and beat.key == alert_key(rule, absence_selector_labels(rule))[0]:
+            if rule.by != () and beat.key == alert_key(rule, absence.selector_labels(rule))[0]:
                 state["done"] = 1  # data came: the per-series/per-group alerts watch from now on
             self.groups.changed(beat.key)
             if transition is not None:
@@ -138,10 +138,10 @@ class Engine:
         index = self.feed.index
         emits = self._retire_changed_rules(index, now_ms)
         for rule in index.of_type("absent"):
-            selector_key, _ = alert_key(rule, absence_selector_labels(rule))
+            selector_key, _ = alert_key(rule, absence.selector_labels(rule))
             if self.group_partition(selector_key) in group_partitions and self.groups.get(selector_key) is None:
                 armed = new_state(rule)  # nothing seen yet: the clock starts now
-                armed.update(seen=now_ms, lb=absence_selector_labels(rule))
+                armed.update(seen=now_ms, lb=absence.selector_labels(rule))
                 self.groups.put(selector_key, self.group_partition(selector_key), armed)
             for store, owned in ((self.series, series_partitions), (self.groups, group_partitions)):
                 for key in list(store.keys_of(rule.id)):
@@ -173,8 +173,8 @@ class Engine:
     def _absent_sample(self, rule: Rule, key: str, fp: str, sample: Sample, partition: int, now_ms: int,
                        result: BatchResult, beats: dict[str, Heartbeat]) -> None:
         ts = sample["timestamp_ms"]
-        selector_key, _ = alert_key(rule, absence_selector_labels(rule))
-        groups = [(selector_key, absence_selector_labels(rule))]
+        selector_key, _ = alert_key(rule, absence.selector_labels(rule))
+        groups = [(selector_key, absence.selector_labels(rule))]
         if rule.by is None:  # per series: the state lives here, with the series
             state = self.series.get(key)
             if state is None:
@@ -226,8 +226,3 @@ class Engine:
                     state.pop("seen", None)
         self._seen_rules = dict(index.by_id)
         return emits
-
-
-def absence_selector_labels(rule: Rule) -> dict[str, str]:
-    """Labels of the selector-level absence alert: the rule's equality matchers, as Prometheus' absent()."""
-    return {m.name: m.value for m in rule.selectors() if m.op == "="}

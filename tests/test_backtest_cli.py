@@ -152,7 +152,7 @@ def test_a_saved_rule_is_backtested_by_its_id(vigil_env, seeded, rules_file):
 @pytest.mark.parametrize(("args", "words"), [
     (["--rule", "nope", "--from", "-1h"], "--rule: no rule with id 'nope'"),
     (["--from", "-1h"], "--rule: "),  # the file holds two rules
-    (["--rule", "cpu-high", "--from", "yesterday"], "--from: 'yesterday' is not RFC 3339"),
+    (["--rule", "cpu-high", "--from", "yesterday"], "--from: 'yesterday' is neither unix seconds nor an RFC 3339 time; use RFC 3339"),
     (["--rule", "cpu-high", "--from", "2026-11-25T10:00:00"], "--from: '2026-11-25T10:00:00' has no time zone"),
     (["--rule", "cpu-high", "--from", "-1h", "--to", "-2h"], "--to: "),
 ])
