@@ -17,7 +17,8 @@ def write(tmp_path, text: str):
 
 def test_demo_rules_load():
     index = load_rules(__import__("pathlib").Path("infra/demo/rules.yaml"))
-    assert [r.id for r in index.for_metric("cpu_usage_user")] == ["high-cpu"]
+    assert [r.id for r in index.for_metric("cpu_usage_user")] == ["high-cpu", "host-silent"]
+    assert {r.type for r in index.rules} == {"threshold", "absent", "deriv"}
 
 
 def test_durations():
