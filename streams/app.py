@@ -80,7 +80,7 @@ def build_app(settings: StreamsSettings, feed: RulesFeed) -> faust.App:
     async def checkpoint(force: bool = False) -> None:
         CHECKPOINTS.inc(series.checkpoint(force) + groups.checkpoint(force))
         for store in (series, groups):
-            await store.seal(app.producer)
+            await store.seal(app.producer._producer)  # Faust's aiokafka producer, for its batch API
 
     async def before_commit() -> None:
         """The offsets about to be committed stand for state changes: write them first."""

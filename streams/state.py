@@ -21,11 +21,13 @@ with 2).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable
 
 import faust
 import orjson
+from aiokafka import AIOKafkaProducer
 
 SEAL_KEY = "__seal__"
 
@@ -61,7 +63,7 @@ class StateStore:
         self._dirty: set[str] = set()
         self._held: set[str] = set()
         self._last_checkpoint = clock()
-        self._unsealed: set[int] = set()
+        self._outbox: dict[int, dict[str, bytes]] = {}  # written, not yet sent: partition → key → value
         self._by_rule: dict[str, set[str]] | None = None
 
     def reset(self) -> None:
@@ -104,9 +106,8 @@ class StateStore:
             return
         value = encode(state)
         self.table.data[key] = value
-        self.table.send_changelog(partition, key, value)
+        self._outbox.setdefault(partition, {})[key] = value
         self._dirty.discard(key)
-        self._unsealed.add(partition)
 
     def checkpoint(self, force: bool = False) -> int:
         """Every `checkpoint_s` (or now, with force): write every state changed since the last time."""
@@ -119,15 +120,33 @@ class StateStore:
             self.write(key)
         return len(due)
 
-    async def seal(self, producer) -> None:
-        """End the writes since the last seal with a one-record batch per partition (see above)."""
-        if not self._unsealed:
+    async def seal(self, producer: AIOKafkaProducer) -> None:
+        """Send the writes since the last seal, then a one-record seal batch per partition (see above).
+
+        Through aiokafka's batch API: Faust's per-record send costs ~25 µs of Python per state, a
+        third of a worker's time when thousands of window states are checkpointed at a commit.
+        """
+        if not self._outbox:
             return
-        await producer.flush()
-        for partition in self._unsealed:
-            self.table.send_changelog(partition, SEAL_KEY, orjson.dumps({"sealed_at": time.time()}))
-        self._unsealed.clear()
-        await producer.flush()
+        outbox, self._outbox = self._outbox, {}
+        topic = self.table.changelog_topic.get_topic_name()
+        sent = []
+        for partition, records in outbox.items():
+            batch = producer.create_batch()
+            for key, value in records.items():
+                raw_key = orjson.dumps(key)  # the table's keys are JSON
+                if batch.append(key=raw_key, value=value, timestamp=None) is None:
+                    sent.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    batch.append(key=raw_key, value=value, timestamp=None)
+            sent.append(await producer.send_batch(batch, topic, partition=partition))
+        await asyncio.gather(*sent)
+        seals = []
+        for partition in outbox:
+            batch = producer.create_batch()
+            batch.append(key=orjson.dumps(SEAL_KEY), value=orjson.dumps({"sealed_at": time.time()}), timestamp=None)
+            seals.append(await producer.send_batch(batch, topic, partition=partition))
+        await asyncio.gather(*seals)
 
     def keys_of(self, rule_id: str) -> set[str]:
         """Keys of the alerts one rule has in this worker's partitions."""
