@@ -182,9 +182,13 @@ class Rule(BaseModel):
 
 
 def validation_problems(exc: ValidationError) -> str:
-    """A pydantic error as `field: reason; field: reason`."""
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'rule'}: {e['msg'].removeprefix('Value error, ')}"
-                     for e in exc.errors())
+    """A pydantic error as `field: reason; field: reason` (rule-level checks already name their field)."""
+    problems = []
+    for e in exc.errors():
+        msg = e["msg"].removeprefix("Value error, ")
+        where = ".".join(str(p) for p in e["loc"])
+        problems.append(f"{where}: {msg}" if where and not msg.startswith(f"{where}[") else msg)
+    return "; ".join(problems)
 
 
 def parse_rule(raw: object, where: str) -> Rule:

@@ -39,6 +39,13 @@ def test_durations():
     ("rules:\n - {id: a, alert: A, metric: cpu, op: '>', threshold: 1, annotations: {s: '{{ $labls.x }}'}}", "template of 's'"),
     ("rules:\n - {id: a, alert: A, metric: cpu, op: '>', threshold: 1, treshold: 2}", "treshold: Extra inputs"),
     ("rules:\n - {id: a, alert: A, metric: cpu, op: '>', threshold: 1}\n - {id: a, alert: B, metric: cpu, op: '>', threshold: 1}", "rules[1] (a): id: 'a' is used"),
+    ("rules:\n - {id: a, alert: A, metric: cpu, type: rate, threshold: 1}", "rules[0] (a): window: a rate rule needs a window"),
+    ("rules:\n - {id: a, alert: A, metric: cpu, type: histogram_quantile, threshold: 1}", "rules[0] (a): type: Input should be"),
+    ("rules:\n - {id: a, alert: A, metric: cpu, threshold: 1, matchers: ['host=~\"(\"']}", "rules[0] (a): matchers[0]: 'host=~\"(\"': invalid regex"),
+    ("rules:\n - {id: a, alert: A, metric: cpu, type: absent, absent_for: 1m, threshold: 1}", "threshold: an absent rule has no threshold"),
+    ("rules:\n - {id: a, alert: A, metric: cpu, threshold: .inf}", "threshold: must be a finite number"),
+    ("rules:\n - {id: a, alert: A, metric: cpu, threshold: 1, keep_firing_for: -1s}", "keep_firing_for:"),
+    ("rules:\n - {id: a, alert: A, metric: cpu, threshold: 1, version: 3}", "version: set by the rule store"),
     ("rules: [", "not valid YAML"),
     ("- just a list", "expected a mapping with a 'rules:' list"),
 ])
