@@ -222,3 +222,13 @@ def test_nan_compares_as_in_prometheus_only_not_equal_holds():
     rule = rule_of(threshold=1, op="!=")
     assert [e["status"] for e in run(rule, series([(0, math.nan)]))] == ["FIRING"]
     assert run(rule_of(threshold=1, op=">"), series([(0, math.nan)])) == []
+
+
+@pytest.mark.timeout(60)  # with backtracking (Python's re: 1.6 s at 26 a's) this would never end
+def test_regex_matchers_are_re2_linear_and_refuse_what_prometheus_refuses():
+    rule = rule_of(threshold=1, matchers=['host=~"(a+)+b"'])
+    assert not rule.matches({"host": "a" * 10_000 + "c"})
+    assert rule_of(threshold=1, matchers=['msg=~"a.b"']).matches({"msg": "a\nb"})  # (?s:…) as Prometheus
+    for bad in ['host=~"web(?=-1)"', 'host=~"(a)\\\\1"']:
+        with pytest.raises(ValueError, match="invalid regex \\(RE2 syntax, as in Prometheus\\)"):
+            rule_of(threshold=1, matchers=[bad])
