@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from api.errors import BadParam
+from streams.matchers import MatcherError, compile_regex
 
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -36,8 +37,8 @@ def parse_matcher(text: str) -> tuple[str, str, str]:
         raise BadParam("query", "match", f"value of {name} is longer than {MAX_VALUE_CHARS} characters")
     if op in ("=~", "!~"):
         try:
-            re.compile(value)
-        except re.error as exc:
+            compile_regex(value)  # VictoriaMetrics and Prometheus take RE2: refuse here what they would
+        except MatcherError as exc:
             raise BadParam("query", "match", f"regex for {name} does not compile: {exc}") from None
     return name, op, value
 

@@ -31,6 +31,15 @@ class MatcherError(ValueError):
     """A matcher that doesn't parse or whose regex doesn't compile."""
 
 
+def compile_regex(value: str) -> re2._Regexp:
+    """A label regex as Prometheus compiles it (RE2, `.` matches newlines); MatcherError says why not."""
+    try:
+        return re2.compile(value, _RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0].decode(errors="replace") if isinstance(exc.args[0], bytes) else str(exc.args[0])
+        raise MatcherError(f"invalid regex (RE2 syntax, as in Prometheus): {reason}") from None
+
+
 @dataclass(frozen=True, slots=True)
 class Matcher:
     """One label matcher; `matches(labels)` applies it to a series' labels."""
@@ -48,11 +57,9 @@ class Matcher:
             if len(value) > MAX_REGEX_LEN:
                 raise MatcherError(f"regex of '{name}' is longer than {MAX_REGEX_LEN} characters")
             try:
-                regex = re2.compile(value, _RE2_OPTIONS)
-            except re2.error as exc:
-                reason = exc.args[0].decode(errors="replace") if isinstance(exc.args[0], bytes) else exc.args[0]
-                raise MatcherError(f"'{name}{op}\"{value}\"': invalid regex (RE2 syntax, as in Prometheus): "
-                                   f"{reason}") from None
+                regex = compile_regex(value)
+            except MatcherError as exc:
+                raise MatcherError(f"'{name}{op}\"{value}\"': {exc}") from None
         return cls(name, op, value, regex)
 
     def matches(self, labels: dict[str, str]) -> bool:
