@@ -1,9 +1,10 @@
 """Prometheus `relabel_configs`, the subset users rely on: replace, keep, drop, labeldrop, labelkeep.
 
 https://prometheus.io/docs/prometheus/latest/configuration/configuration/#relabel_config
-Regexes are anchored at both ends as in Prometheus; `__name__` is the metric name. Python's `re`
-stands in for RE2: the syntax users write in relabel rules is common to both, and a rule that
-doesn't compile is refused when the configuration is loaded.
+Regexes are RE2, anchored at both ends, `.` matching newlines, as Prometheus compiles them
+(streams/matchers.compile_regex): the same rule means the same here, and matching an agent's
+label values takes linear time whatever they hold (Python's `re` backtracks). A rule that
+doesn't compile is refused when the configuration is loaded; `__name__` is the metric name.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from streams.matchers import MatcherError, compile_regex
 
 NAME = "__name__"
 _REFERENCE = re.compile(r"\$(?:(\d+)|\{(\w+)\}|([a-zA-Z_]\w*))")
@@ -25,7 +28,7 @@ class RelabelRule(BaseModel):
 
     source_labels: tuple[str, ...] = ()
     separator: str = ";"
-    regex: re.Pattern = Field(default=re.compile("(.*)"))
+    regex: object = Field(default=compile_regex("(.*)"), description="a compiled RE2 regex")
     target_label: str = ""
     replacement: str = "$1"
     action: Literal["replace", "keep", "drop", "labeldrop", "labelkeep"] = "replace"
@@ -33,11 +36,15 @@ class RelabelRule(BaseModel):
     @field_validator("regex", mode="before")
     @classmethod
     def _compile(cls, value):
-        if isinstance(value, re.Pattern):
+        if hasattr(value, "fullmatch"):  # already compiled (the default)
             return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)  # YAML reads `regex: 200` as a number; Prometheus takes it as text
+        if not isinstance(value, str):
+            raise ValueError(f"regex must be a string, not {type(value).__name__}")
         try:
-            return re.compile(f"(?:{value})")
-        except re.error as exc:
+            return compile_regex(value)
+        except MatcherError as exc:
             raise ValueError(f"regex {value!r} does not compile: {exc}") from None
 
     @model_validator(mode="after")
@@ -51,7 +58,7 @@ class RelabelRule(BaseModel):
         return self
 
 
-def _expand(template: str, match: re.Match) -> str:
+def _expand(template: str, match) -> str:
     def one(ref: re.Match) -> str:
         key = ref.group(1) or ref.group(2) or ref.group(3)
         try:

@@ -76,3 +76,13 @@ def test_bad_rules_are_refused_naming_the_problem(raw, message):
     with pytest.raises(ValidationError) as caught:
         rules(raw)
     assert message in str(caught.value)
+
+
+@pytest.mark.timeout(60)  # a backtracking engine (Python's re) would not finish this
+def test_regexes_are_re2_as_in_prometheus():
+    hostile = {"path": "a" * 10_000 + "c"}
+    assert relabel("up", hostile, rules({"source_labels": ["path"], "regex": "(a+)+b", "action": "drop"})) is not None
+    assert relabel("up", {"code": "200"}, rules({"source_labels": ["code"], "regex": 200, "action": "keep"}))
+    assert relabel("up", {"msg": "a\nb"}, rules({"source_labels": ["msg"], "regex": "a.b", "action": "drop"})) is None
+    with pytest.raises(ValidationError, match="RE2 syntax"):
+        rules({"source_labels": ["job"], "regex": "node(?=x)", "action": "keep"})
