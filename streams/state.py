@@ -64,6 +64,7 @@ class StateStore:
         self._held: set[str] = set()
         self._last_checkpoint = clock()
         self._outbox: dict[int, dict[str, bytes]] = {}  # written, not yet sent: partition → key → value
+        self._sealing = asyncio.Lock()
         self._by_rule: dict[str, set[str]] | None = None
 
     def reset(self) -> None:
@@ -128,6 +129,10 @@ class StateStore:
         """
         if not self._outbox:
             return
+        async with self._sealing:  # the commit hook and the agents both seal: never interleave two
+            await self._send(producer)
+
+    async def _send(self, producer: AIOKafkaProducer) -> None:
         outbox, self._outbox = self._outbox, {}
         topic = self.table.changelog_topic.get_topic_name()
         sent = []
