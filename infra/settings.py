@@ -68,6 +68,8 @@ class StreamsSettings(CommonSettings):
                                              "often (it is always written before offsets are committed)")
     allowed_lateness_s: float = Field(30.0, ge=0, description="out-of-order samples this much older than the "
                                                               "newest still count in windows")
+    state_idle_s: float = Field(3600.0, gt=0, description="forget (from memory) inactive alerts of series that "
+                                                           "sent nothing for this long, in event time")
     streams_web_port: int = 8091
     data_dir: Path = Path(".vigil/streams")
     default_receiver: str = "slack"

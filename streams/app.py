@@ -23,6 +23,7 @@ SAMPLES = Counter("vigil_streams_rule_samples_total", "Samples evaluated against
 EVENTS = Counter("vigil_streams_alert_events_total", "AlertEvents sent, by status", ["status"])
 RULES = Gauge("vigil_streams_rules", "Rules this worker evaluates")
 CHECKPOINTS = Counter("vigil_streams_state_writes_total", "Alert states written to the changelog")
+EVICTED = Counter("vigil_streams_states_evicted_total", "Idle alert states dropped from memory")
 
 
 def _now_ms() -> int:
@@ -61,7 +62,8 @@ def build_app(settings: StreamsSettings, feed: RulesFeed) -> faust.App:
                         settings.state_checkpoint_s)
     groups = StateStore(app.Table("absence-state", default=None, partitions=partitions, schema=state_schema),
                         settings.state_checkpoint_s)
-    engine = Engine(feed, series, groups, partitions, int(settings.allowed_lateness_s * 1000))
+    engine = Engine(feed, series, groups, partitions, int(settings.allowed_lateness_s * 1000),
+                    int(settings.state_idle_s * 1000))
     batch_codec, alert_codec, notification_codec = codec.metric_batch(), codec.alert_event(), codec.notification()
 
     async def emit(emits: list[Emit]) -> None:
@@ -122,6 +124,7 @@ def build_app(settings: StreamsSettings, feed: RulesFeed) -> faust.App:
         owned_groups = {tp.partition for tp in assigned if tp.topic == topics.heartbeats}
         await emit(engine.tick(_now_ms(), owned_series, owned_groups))
         await checkpoint()
+        EVICTED.inc(engine.evict_idle())
 
     @app.agent(alerts)
     async def route(stream):
@@ -136,7 +139,8 @@ def build_app(settings: StreamsSettings, feed: RulesFeed) -> faust.App:
 
     @app.on_partitions_revoked.connect
     async def forget(app, revoked, **kwargs):
-        """Partitions moved: drop the live view; states come back from the tables."""
+        """Partitions move: write what changed, then drop the live view (states come back from the tables)."""
+        await checkpoint(force=True)
         series.reset()
         groups.reset()
 

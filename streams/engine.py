@@ -58,12 +58,15 @@ class Engine:
     """Evaluates the feed's current rules against samples; keeps state in two stores."""
 
     def __init__(self, feed: RulesFeed, series: StateStore, groups: StateStore, partitions: int,
-                 lateness_ms: int) -> None:
+                 lateness_ms: int, idle_ms: int = 3_600_000) -> None:
         self.feed = feed
         self.series = series  # per-series alerts, on the metrics partition of the series
         self.groups = groups  # absence groups and selectors, on the heartbeat partition of their key
         self.partitions = partitions
         self.lateness_ms = lateness_ms
+        self.idle_ms = idle_ms
+        self.stream_time_ms = 0  # the newest sample time seen: idleness is judged on event time
+        self._last_eviction = 0
         self._index: RuleIndex | None = None
         self._matches: dict[int, list[tuple[Rule, str, str]]] = {}
         self._last_heartbeat: dict[str, int] = {}
@@ -108,8 +111,31 @@ class Engine:
                     result.emits.append(Emit(sample_event(rule, fp, sample, state, transition, value), series, key))
                 elif kind != "threshold" or life["s"] != before:
                     series.changed(key)
+        if samples:
+            newest = max(s["timestamp_ms"] for s in samples)
+            if newest > self.stream_time_ms:
+                self.stream_time_ms = newest
         result.heartbeats = self._due_heartbeats(beats, now_ms)
         return result
+
+    def evict_idle(self) -> int:
+        """Every idle period/10 of stream time: forget inactive alerts of series that stopped long ago.
+
+        Without it a worker's memory grows with every series that ever matched a rule (pods come
+        and go). Firing and pending alerts and absence watches stay. A series that comes back
+        starts afresh: its alert's sequence numbers start again at 1, and downstream tells the
+        episodes apart by event time (as after a broker restart).
+        """
+        if self.stream_time_ms - self._last_eviction < self.idle_ms // 10:
+            return 0
+        self._last_eviction = self.stream_time_ms
+        index = self.feed.index
+
+        def keep(key: str, state) -> bool:
+            rule = index.by_id.get(key.split("/", 1)[0])
+            return (state["life"]["s"] != "inactive" or (rule is not None and rule.type == "absent")
+                    or self.stream_time_ms - state.get("n", -1) < self.idle_ms)
+        return self.series.evict(keep)
 
     def on_heartbeats(self, beats: list[Heartbeat], partition: int) -> list[Emit]:
         """Data arrived for absence groups owned by this heartbeat partition."""

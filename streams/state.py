@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import faust
 import orjson
@@ -162,10 +162,17 @@ class StateStore:
             self._by_rule = index
         return self._by_rule.get(rule_id, set())
 
-    def rule_ids(self) -> Iterable[str]:
-        """Every rule that has alert state here."""
-        self.keys_of("")
-        return list(self._by_rule)
+    def evict(self, keep: Callable[[str, AlertState], bool]) -> int:
+        """Drop from memory every written state `keep` refuses (the changelog keeps it until a restart reads it)."""
+        gone = [key for key, state in self.live.items()
+                if key not in self._dirty and key not in self._held and not keep(key, state)]
+        for key in gone:
+            del self.live[key]
+            self.table.data.pop(key, None)
+            self.partition_of.pop(key, None)
+            if self._by_rule is not None:
+                self._by_rule.get(key.split("/", 1)[0], set()).discard(key)
+        return len(gone)
 
     def _all_keys(self) -> set[str]:
         return (set(self.table.data.keys()) | set(self.live)) - {SEAL_KEY}

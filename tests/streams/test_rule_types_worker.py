@@ -6,6 +6,7 @@ import json
 import signal
 import time
 
+import httpx
 import pytest
 
 from infra.kafka import make_producer
@@ -157,3 +158,29 @@ class _Json:
     @staticmethod
     def decode(value: bytes):
         return json.loads(value) if value else None
+
+
+def test_idle_alerts_leave_memory_and_a_returning_series_still_alerts(vigil_env):
+    settings = vigil_env.settings
+    publish_rule(settings, {"id": "hot", "alert": "Hot", "metric": "temp", "op": ">", "threshold": 30}, 1)
+    port = free_port()
+    vigil_env.start("streams", health_port=port, name="w1", extra_env={
+        "VIGIL_STREAMS_WEB_PORT": str(port), "VIGIL_DATA_DIR": str(vigil_env.stack.state_dir / "faust" / "idle"),
+        "VIGIL_STATE_IDLE_S": "60"})
+    t0 = int(time.time() * 1000) - 600_000
+    # 50 rooms report once; then only room 0 goes on for two more (event-time) minutes.
+    produce_samples(settings, [sample("temp", {"room": f"r{i}"}, 20, t0) for i in range(50)])
+    produce_samples(settings, [sample("temp", {"room": "r0"}, 20, t0 + s * 1000) for s in range(10, 130, 10)])
+
+    def evicted() -> float:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        return sum(float(line.split()[-1]) for line in text.splitlines()
+                   if line.startswith("vigil_streams_states_evicted_total"))
+    deadline = time.monotonic() + 30
+    while evicted() < 49:
+        assert time.monotonic() < deadline, f"only {evicted():.0f} of 49 idle alert states were evicted"
+        time.sleep(0.5)
+    produce_samples(settings, [sample("temp", {"room": "r7"}, 35, t0 + 131_000)])
+    alerts = alerts_reader(settings)
+    (fired,) = alerts.wait_for(lambda r: len(r) >= 1, what="r7 firing after its state was evicted")
+    assert (fired["status"], fired["labels"]["room"], fired["event_time_ms"]) == ("FIRING", "r7", t0 + 131_000)
