@@ -51,9 +51,9 @@ def ensure_topics(settings: CommonSettings) -> None:
     topics = settings.topics
     existing = set(admin.list_topics(timeout=10).topics)
     # The rules topic is compacted: its latest record per rule id is the rule (deletes are records).
-    wanted = [NewTopic(name, num_partitions=settings.metrics_partitions if name in (topics.metrics, topics.heartbeats) else 4,
-                       replication_factor=1,
-                       config={"cleanup.policy": "compact"} if name == topics.rules else {})
+    partitioned = (topics.metrics, topics.heartbeats)
+    wanted = [NewTopic(name, num_partitions=settings.metrics_partitions if name in partitioned else 4,
+                       replication_factor=1, config={"cleanup.policy": "compact"} if name == topics.rules else {})
               for name in topics.all() if name not in existing]
     if not wanted:
         return

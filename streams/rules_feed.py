@@ -25,6 +25,7 @@ from schemas.records import RuleRecord
 from streams.rules import Rule, RuleError, RuleIndex, parse_rule
 
 log = logging.getLogger(__name__)
+RETRY_S = 2.0
 
 
 def rule_of(record: RuleRecord) -> Rule:
@@ -82,6 +83,15 @@ class RulesFeed:
         return self.index
 
     def _run(self) -> None:
+        """Read the topic; after a broker error, start again from the beginning (records apply idempotently)."""
+        while not self._stop.is_set():
+            try:
+                self._read()
+            except (KafkaException, KeyError) as exc:
+                log.warning("reading the rules topic failed, retrying in %.0f s: %s", RETRY_S, exc)
+                self._stop.wait(RETRY_S)
+
+    def _read(self) -> None:
         topic = self._settings.topics.rules
         consumer = Consumer({"bootstrap.servers": self._settings.kafka_bootstrap, "group.id": "vigil-rules-feed",
                              "enable.auto.commit": False, "fetch.wait.max.ms": FETCH_WAIT_MS})
@@ -111,7 +121,5 @@ class RulesFeed:
                     if all(tp.offset >= ends[tp.partition] or ends[tp.partition] <= 0 for tp in positions):
                         log.info("rules topic read: %d rules", len(self.index))
                         self.caught_up.set()
-        except KafkaException as exc:
-            log.error("rules feed stopped: %s", exc)
         finally:
             consumer.close()
