@@ -69,6 +69,7 @@ class Engine:
         self._last_eviction = 0
         self._index: RuleIndex | None = None
         self._matches: dict[int, list[tuple[Rule, str, str]]] = {}
+        self._selectors: dict[tuple[str, int], tuple[str, dict[str, str]]] = {}
         self._last_heartbeat: dict[str, int] = {}
         self._seen_rules: dict[str, Rule] = {}
 
@@ -80,7 +81,7 @@ class Engine:
         """Evaluate one MetricBatch of `partition`."""
         index = self.feed.index
         if index is not self._index:
-            self._index, self._matches = index, {}
+            self._index, self._matches, self._selectors = index, {}, {}
         result = BatchResult()
         beats: dict[str, Heartbeat] = {}
         # The loop runs once per sample and rule: locals instead of attribute lookups (measured ~15%).
@@ -150,7 +151,7 @@ class Engine:
                 state["lb"] = beat.labels
                 self.groups.put(beat.key, partition, state)
             transition = absence.arrived(state, beat.arrived_ms, beat.ts)
-            if rule.by != () and beat.key == alert_key(rule, absence.selector_labels(rule))[0]:
+            if rule.by != () and beat.key == self._selector(rule)[0]:
                 state["done"] = 1  # data came: the per-series/per-group alerts watch from now on
             self.groups.changed(beat.key)
             if transition is not None:
@@ -164,10 +165,10 @@ class Engine:
         index = self.feed.index
         emits = self._retire_changed_rules(index, now_ms)
         for rule in index.of_type("absent"):
-            selector_key, _ = alert_key(rule, absence.selector_labels(rule))
+            selector_key, selector_labels = self._selector(rule)
             if self.group_partition(selector_key) in group_partitions and self.groups.get(selector_key) is None:
                 armed = new_state(rule)  # nothing seen yet: the clock starts now
-                armed.update(seen=now_ms, lb=absence.selector_labels(rule))
+                armed.update(seen=now_ms, lb=selector_labels)
                 self.groups.put(selector_key, self.group_partition(selector_key), armed)
             for store, owned in ((self.series, series_partitions), (self.groups, group_partitions)):
                 for key in list(store.keys_of(rule.id)):
@@ -199,8 +200,8 @@ class Engine:
     def _absent_sample(self, rule: Rule, key: str, fp: str, sample: Sample, partition: int, now_ms: int,
                        result: BatchResult, beats: dict[str, Heartbeat]) -> None:
         ts = sample["timestamp_ms"]
-        selector_key, _ = alert_key(rule, absence.selector_labels(rule))
-        groups = [(selector_key, absence.selector_labels(rule))]
+        selector_key, selector_labels = self._selector(rule)
+        _beat(beats, selector_key, self.group_partition, rule.id, lambda: selector_labels, ts, now_ms)
         if rule.by is None:  # per series: the state lives here, with the series
             state = self.series.get(key)
             if state is None:
@@ -213,11 +214,16 @@ class Engine:
             if transition is not None:
                 result.emits.append(Emit(sample_event(rule, fp, sample, state, transition, 0.0), self.series, key))
         elif rule.by:
-            groups.append((key, absence.group_labels(rule, sample["labels"])))
-        for group_key, labels in groups:
-            beat = beats.get(group_key)
-            if beat is None or ts > beat.ts:
-                beats[group_key] = Heartbeat(group_key, self.group_partition(group_key), rule.id, labels, ts, now_ms)
+            _beat(beats, key, self.group_partition, rule.id, lambda: absence.group_labels(rule, sample["labels"]),
+                  ts, now_ms)
+
+    def _selector(self, rule: Rule) -> tuple[str, dict[str, str]]:
+        """(table key, labels) of a rule's selector-level absence alert, computed once per rule version."""
+        found = self._selectors.get((rule.id, rule.version))
+        if found is None:
+            labels = absence.selector_labels(rule)
+            found = self._selectors[(rule.id, rule.version)] = (alert_key(rule, labels)[0], labels)
+        return found
 
     def _due_heartbeats(self, beats: dict[str, Heartbeat], now_ms: int) -> list[Heartbeat]:
         due = []
@@ -252,3 +258,12 @@ class Engine:
                     state.pop("seen", None)
         self._seen_rules = dict(index.by_id)
         return emits
+
+
+def _beat(beats: dict[str, Heartbeat], key: str, partition_of, rule_id: str, labels, ts: int, now_ms: int) -> None:
+    """Keep the newest arrival per absence group in this batch (labels built only for a new group)."""
+    beat = beats.get(key)
+    if beat is None:
+        beats[key] = Heartbeat(key, partition_of(key), rule_id, labels(), ts, now_ms)
+    elif ts > beat.ts:
+        beats[key] = Heartbeat(key, beat.partition, rule_id, beat.labels, ts, now_ms)

@@ -42,7 +42,8 @@ class AlertState(TypedDict, total=False):
     """Everything kept per alert (rule × series); JSON in the Faust table."""
 
     life: Life
-    v: int  # version of the rule the window/model was built for
+    v: int  # version of the rule last applied
+    sh: str  # what the window/model was built for (type, window, quantile, warmup)
     n: int  # newest sample time seen (ms)
     w: windows.Points  # window samples (window rule types)
     m: object  # anomaly model (river) in memory; its dump() in the table
@@ -58,17 +59,24 @@ def alert_key(rule: Rule, labels: dict[str, str]) -> tuple[str, str]:
     return f"{rule.id}/{fp}", fp
 
 
+def _shape(rule: Rule) -> str:
+    """What a window or model depends on: a change of anything else (threshold, labels) keeps them."""
+    return f"{rule.type}|{rule.window_s}|{rule.quantile}|{rule.warmup}"
+
+
 def new_state(rule: Rule) -> AlertState:
     """State for an alert seen for the first time."""
-    return AlertState(life=new_life(), v=rule.version, n=-1)
+    return AlertState(life=new_life(), v=rule.version, sh=_shape(rule), n=-1)
 
 
 def adopt(rule: Rule, state: AlertState) -> None:
-    """Keep the lifecycle across a rule change, but rebuild windows/models the change invalidates."""
-    if state.get("v") != rule.version:
+    """Take a new version of the rule: keep the lifecycle, rebuild windows/models only if their shape changed."""
+    shape = _shape(rule)
+    if state.get("sh") != shape:
         state.pop("w", None)
         state.pop("m", None)
-        state["v"] = rule.version
+        state["sh"] = shape
+    state["v"] = rule.version
 
 
 def observe(rule: Rule, state: AlertState, ts: int, value: float, lateness_ms: int

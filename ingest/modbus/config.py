@@ -7,6 +7,8 @@ Addresses here are protocol addresses (0..65535), not the 1-based "40001" number
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -20,6 +22,12 @@ BIT_TABLES = frozenset(("coil", "discrete"))
 WORDS: dict[str, int] = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2, "float64": 4, "bool": 1}
 ADDRESSES = 65_536  # a table holds addresses 0..65535 (a 16-bit address field in every request)
 _NAME = r"^[A-Za-z0-9._-]{1,100}$"
+
+
+def _used_twice(names: Iterable[str]) -> list[str]:
+    """The names that occur more than once, sorted."""
+    counts = Counter(names)
+    return sorted(n for n, c in counts.items() if c > 1)
 
 
 class Register(BaseModel):
@@ -106,8 +114,7 @@ class ModbusDevice(BaseModel):
     @field_validator("registers")
     @classmethod
     def _unique(cls, registers: list[Register]) -> list[Register]:
-        names = [r.name for r in registers]
-        twice = sorted({n for n in names if names.count(n) > 1})
+        twice = _used_twice(r.name for r in registers)
         if twice:
             raise ValueError(f"register names must be unique on a device (they are its metric names); "
                              f"used twice: {', '.join(twice)}")
@@ -126,8 +133,7 @@ class ModbusConnectorConfig(BaseModel):
     @field_validator("devices")
     @classmethod
     def _unique(cls, devices: list[ModbusDevice]) -> list[ModbusDevice]:
-        names = [d.name for d in devices]
-        twice = sorted({n for n in names if names.count(n) > 1})
+        twice = _used_twice(d.name for d in devices)
         if twice:
             raise ValueError(f"device names must be unique; used twice: {', '.join(twice)}")
         return devices

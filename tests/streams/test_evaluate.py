@@ -9,7 +9,7 @@ import pytest
 
 from schemas.series_id import series_id
 from streams import absence, windows
-from streams.evaluate import Outcome, alert_key, new_state, observe, sample_event
+from streams.evaluate import Outcome, adopt, alert_key, new_state, observe, sample_event
 from streams.rules import Rule
 
 RULE = Rule.model_validate({"id": "high-cpu", "alert": "HighCPU", "metric": "cpu", "op": ">", "threshold": 90,
@@ -144,8 +144,9 @@ def test_deriv_is_the_least_squares_slope():
 @pytest.mark.parametrize("kind, expected", [("avg_over_time", 2.5), ("min_over_time", 1), ("max_over_time", 4),
                                             ("sum_over_time", 10), ("count_over_time", 4)])
 def test_window_aggregates(kind, expected):
-    rule = rule_of(type=kind, window="1m", op=">=", threshold=-1e9)
-    (event,) = run(rule, series([(0, 1), (10, 2), (20, 3), (30, 4)])[-1:])
+    rule = rule_of(type=kind, window="1m", op="==", threshold=expected)
+    (event,) = run(rule, series([(0, 1), (10, 2), (20, 3), (30, 4)]))  # fires when the aggregate equals it
+    assert event["value"] == pytest.approx(expected)
     state = new_state(rule)
     for s in series([(0, 1), (10, 2), (20, 3), (30, 4)]):
         _, _, value = observe(rule, state, s["timestamp_ms"], s["value"], 0)
@@ -232,3 +233,16 @@ def test_regex_matchers_are_re2_linear_and_refuse_what_prometheus_refuses():
     for bad in ['host=~"web(?=-1)"', 'host=~"(a)\\\\1"']:
         with pytest.raises(ValueError, match="invalid regex \\(RE2 syntax, as in Prometheus\\)"):
             rule_of(threshold=1, matchers=[bad])
+
+
+def test_a_new_rule_version_keeps_the_window_unless_its_shape_changed():
+    rule = rule_of(type="max_over_time", window="1m", op=">", threshold=50)
+    state = new_state(rule)
+    for t, v in [(0, 40.0), (10, 45.0)]:
+        observe(rule, state, t * 1000, v, 0)
+    raised = rule.model_copy(update={"threshold": 42.0, "version": 2})
+    adopt(raised, state)
+    assert observe(raised, state, 20_000, 1.0, 0)[1:] == ("FIRING", 45.0)  # the window survived
+    wider = raised.model_copy(update={"window_s": 120.0, "version": 3})
+    adopt(wider, state)
+    assert "w" not in state and state["life"]["s"] == "firing"  # rebuilt, the alert itself kept
