@@ -50,10 +50,13 @@ def ensure_topics(settings: CommonSettings) -> None:
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
     topics = settings.topics
     existing = set(admin.list_topics(timeout=10).topics)
-    # The rules topic is compacted: its latest record per rule id is the rule (deletes are records).
-    partitioned = (topics.metrics, topics.heartbeats)
+    # Rules and silences are compacted: the latest record per id is the thing (deletes are records).
+    # The streams workers' own topics and the commands topic are co-partitioned with the metrics
+    # topic (same count), so the incident state and the commands for it live on one partition.
+    partitioned = (topics.metrics, topics.heartbeats, topics.routed, topics.commands)
+    compacted = (topics.rules, topics.silences)
     wanted = [NewTopic(name, num_partitions=settings.metrics_partitions if name in partitioned else 4,
-                       replication_factor=1, config={"cleanup.policy": "compact"} if name == topics.rules else {})
+                       replication_factor=1, config={"cleanup.policy": "compact"} if name in compacted else {})
               for name in topics.all() if name not in existing]
     if not wanted:
         return

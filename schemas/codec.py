@@ -134,4 +134,23 @@ def rule() -> Codec[records.RuleRecord]:
     return Codec("rule")
 
 
-SCHEMA_NAMES = ("metric_batch", "reject", "alert_event", "notification", "delivery", "rule")
+@cache
+def incident_event() -> Codec[records.IncidentEvent]:
+    """Codec for the incidents topic."""
+    return Codec("incident_event")
+
+
+@cache
+def command() -> Codec[records.Command]:
+    """Codec for the commands topic."""
+    return Codec("command")
+
+
+@cache
+def silence() -> Codec[records.SilenceRecord]:
+    """Codec for the compacted silences topic."""
+    return Codec("silence")
+
+
+SCHEMA_NAMES = ("metric_batch", "reject", "alert_event", "notification", "delivery", "rule", "incident_event",
+                "command", "silence")

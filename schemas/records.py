@@ -10,7 +10,9 @@ from typing import Literal, TypedDict
 
 AlertStatus = Literal["PENDING", "FIRING", "RESOLVED"]
 NotificationAction = Literal["TRIGGER", "ACKNOWLEDGE", "RESOLVE"]
-DeliveryStatus = Literal["DELIVERED", "RETRYING", "FAILED"]
+DeliveryStatus = Literal["DELIVERED", "RETRYING", "FAILED", "IN_DOUBT"]
+IncidentStatus = Literal["OPEN", "ACKNOWLEDGED", "ESCALATED", "CRITICAL", "RESOLVED"]
+CommandAction = Literal["ACKNOWLEDGE", "RESOLVE", "ESCALATE"]
 
 
 class Sample(TypedDict):
@@ -61,6 +63,19 @@ class AlertEvent(TypedDict):
     event_time_ms: int
 
 
+class NotifiedAlert(TypedDict):
+    """One alert of an incident inside a Notification (Alertmanager's alert shape)."""
+
+    fingerprint: str
+    status: str  # "firing" | "resolved"
+    alertname: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    starts_at_ms: int
+    ends_at_ms: int | None
+    value: float
+
+
 class Notification(TypedDict):
     """A rendered page for one receiver; sent once per (dedup_key, action, sequence)."""
 
@@ -76,6 +91,15 @@ class Notification(TypedDict):
     annotations: dict[str, str]
     event_time_ms: int
     created_at_ms: int
+    incident_key: str
+    incident_status: str
+    reason: str
+    group_key: str
+    group_labels: dict[str, str]
+    common_labels: dict[str, str]
+    common_annotations: dict[str, str]
+    alerts: list[NotifiedAlert]
+    truncated_alerts: int
 
 
 class Delivery(TypedDict):
@@ -103,3 +127,60 @@ class RuleRecord(TypedDict):
     spec: str
     updated_at_ms: int
     updated_by: str
+
+
+class IncidentEvent(TypedDict):
+    """A transition of one incident on the incidents topic."""
+
+    incident_key: str
+    sequence: int
+    status: IncidentStatus
+    previous_status: IncidentStatus | None
+    reason: str
+    actor: str | None
+    comment: str
+    group_key: str
+    group_labels: dict[str, str]
+    route: str
+    receiver: str
+    escalation_policy: str
+    notified: list[str]
+    title: str
+    severity: str
+    firing: int
+    fingerprints: list[str]
+    opened_at_ms: int
+    event_time_ms: int
+
+
+class Command(TypedDict):
+    """An operator's ack/resolve/escalate of an incident, on the commands topic."""
+
+    command_id: str
+    incident_key: str
+    action: CommandAction
+    actor: str
+    comment: str
+    issued_at_ms: int
+
+
+class SilenceMatcher(TypedDict):
+    """One matcher of a silence: name, operator (=, !=, =~, !~), value."""
+
+    name: str
+    op: str
+    value: str
+
+
+class SilenceRecord(TypedDict):
+    """One version of a silence on the silences topic; deletes are explicit."""
+
+    id: str
+    version: int
+    deleted: bool
+    matchers: list[SilenceMatcher]
+    starts_at_ms: int
+    ends_at_ms: int
+    created_by: str
+    comment: str
+    updated_at_ms: int

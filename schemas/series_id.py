@@ -56,3 +56,13 @@ def partition_for(series: int, partitions: int) -> int:
 def fingerprint(labels: dict[str, str]) -> str:
     """Alert fingerprint: 16 hex digits of the hash of the alert's full label set."""
     return blake2b(series_key("", labels), digest_size=8).hexdigest()
+
+
+def group_id(route: str, group_labels: dict[str, str]) -> str:
+    """Incident group id: 16 hex digits of the hash of the route path and the group_by label values."""
+    return blake2b(series_key(route, group_labels), digest_size=8).hexdigest()
+
+
+def incident_partition(incident_key: str, partitions: int) -> int:
+    """Partition of an incident's state and of the commands for it: from the group id before the dot."""
+    return int(incident_key.split(".", 1)[0][:16], 16) % partitions

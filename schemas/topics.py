@@ -39,6 +39,28 @@ class Topics:
         return self._name("rules")
 
     @property
+    def incidents(self) -> str:
+        return self._name("incidents")
+
+    @property
+    def commands(self) -> str:
+        return self._name("commands")
+
+    @property
+    def silences(self) -> str:
+        return self._name("silences")
+
+    @property
+    def dead_notifications(self) -> str:
+        """Notifications that failed permanently (value: the Notification; header vigil-delivery: the last Delivery)."""
+        return self._name("notifications-dead")
+
+    @property
+    def routed(self) -> str:
+        """Internal to the streams workers: alert transitions repartitioned by incident group."""
+        return self._name("streams-routed")
+
+    @property
     def heartbeats(self) -> str:
         """Internal to the streams workers: absence heartbeats, repartitioned by group."""
         return self._name("streams-heartbeats")
@@ -46,4 +68,4 @@ class Topics:
     def all(self) -> list[str]:
         """The topics this release reads or writes."""
         return [self.metrics, self.rejects, self.alerts, self.notifications, self.deliveries, self.rules,
-                self.heartbeats]
+                self.heartbeats, self.incidents, self.commands, self.silences, self.dead_notifications, self.routed]
