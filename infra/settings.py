@@ -25,6 +25,8 @@ class CommonSettings(BaseSettings):
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:16379/0")
     tsdb_url: str = "http://127.0.0.1:18428"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    alerting_config: Path | None = Field(None, description="YAML: routes, receivers, inhibit rules, time intervals, "
+                                         "escalation policies, on-call schedules (see README)")
 
     @property
     def topics(self) -> Topics:

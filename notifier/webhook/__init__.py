@@ -1,0 +1,1 @@
+"""Generic webhooks speaking Alertmanager's v4 payload."""
