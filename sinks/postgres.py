@@ -1,7 +1,9 @@
-"""Alert transitions and delivery attempts → Postgres (tables of infra/migrations/).
+"""Alert and incident transitions and delivery attempts → Postgres (tables of infra/migrations/).
 
 Every statement is idempotent on the record's natural key, so a redelivered batch changes
-nothing, and `alerts` only ever moves forward to a newer transition (event time, then sequence).
+nothing; `alerts` only ever moves forward to a newer transition (event time, then sequence), and
+`incidents` is projected from `incident_events`, so it follows the newest transition whatever
+order they arrive in.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 from psycopg.types.json import Jsonb
 
-from schemas.records import AlertEvent, Delivery
+from schemas.records import AlertEvent, Delivery, IncidentEvent
 from schemas.topics import Topics
 from sinks.base import Consumed, WriteFailed, WriteRejected
 
@@ -48,6 +50,58 @@ VALUES (%(dedup_key)s, %(receiver)s, %(action)s, %(sequence)s, %(attempt)s, %(fi
 ON CONFLICT DO NOTHING
 """
 
+INSERT_INCIDENT_EVENT = """
+INSERT INTO incident_events (incident_key, sequence, status, previous_status, reason, actor, comment, group_key,
+                             group_labels, route, receiver, escalation_policy, notified, title, severity, firing,
+                             fingerprints, opened_at, event_time)
+VALUES (%(incident_key)s, %(sequence)s, %(status)s, %(previous_status)s, %(reason)s, %(actor)s, %(comment)s,
+        %(group_key)s, %(group_labels)s, %(route)s, %(receiver)s, %(escalation_policy)s, %(notified)s, %(title)s,
+        %(severity)s, %(firing)s, %(fingerprints)s, %(opened_at)s, %(event_time)s)
+ON CONFLICT (incident_key, sequence, event_time) DO NOTHING
+"""
+
+# One statement per batch, run after the batch's events are in `incident_events`: each touched
+# incident is projected from its stored events, so the outcome does not depend on arrival order.
+# The newest transition (opened_at, then sequence: a reused key after a broker reset opens a later
+# incident) gives the state; the latest ACKNOWLEDGED/RESOLVED/ESCALATED transition of that incident
+# gives when and by whom. A row changes only for a newer transition, or when a late older one adds
+# an acknowledgement/resolution/escalation; a redelivery writes nothing.
+PROJECT_INCIDENTS = """
+INSERT INTO incidents (incident_key, group_key, group_labels, route, receiver, escalation_policy, status, title,
+                       severity, firing, fingerprints, opened_at, acknowledged_at, acknowledged_by, resolved_at,
+                       resolved_by, escalated_at, updated_at, sequence)
+SELECT l.incident_key, l.group_key, l.group_labels, l.route, l.receiver, l.escalation_policy, l.status, l.title,
+       l.severity, l.firing, l.fingerprints, l.opened_at, m.acknowledged_at, m.acknowledged_by, m.resolved_at,
+       m.resolved_by, m.escalated_at, l.event_time, l.sequence
+FROM (SELECT DISTINCT ON (incident_key) * FROM incident_events WHERE incident_key = ANY(%(keys)s)
+      ORDER BY incident_key, opened_at DESC, sequence DESC, event_time DESC) AS l
+CROSS JOIN LATERAL (
+    SELECT (array_agg(e.event_time ORDER BY e.sequence DESC) FILTER (WHERE e.status = 'ACKNOWLEDGED'))[1]
+               AS acknowledged_at,
+           (array_agg(e.actor ORDER BY e.sequence DESC) FILTER (WHERE e.status = 'ACKNOWLEDGED'))[1]
+               AS acknowledged_by,
+           (array_agg(e.event_time ORDER BY e.sequence DESC) FILTER (WHERE e.status = 'RESOLVED'))[1] AS resolved_at,
+           (array_agg(e.actor ORDER BY e.sequence DESC) FILTER (WHERE e.status = 'RESOLVED'))[1] AS resolved_by,
+           (array_agg(e.event_time ORDER BY e.sequence DESC) FILTER (WHERE e.status = 'ESCALATED'))[1]
+               AS escalated_at
+    FROM incident_events AS e WHERE e.incident_key = l.incident_key AND e.opened_at = l.opened_at
+) AS m
+ON CONFLICT (incident_key) DO UPDATE SET
+    group_key = EXCLUDED.group_key, group_labels = EXCLUDED.group_labels, route = EXCLUDED.route,
+    receiver = EXCLUDED.receiver, escalation_policy = EXCLUDED.escalation_policy, status = EXCLUDED.status,
+    title = EXCLUDED.title, severity = EXCLUDED.severity, firing = EXCLUDED.firing,
+    fingerprints = EXCLUDED.fingerprints, opened_at = EXCLUDED.opened_at, acknowledged_at = EXCLUDED.acknowledged_at,
+    acknowledged_by = EXCLUDED.acknowledged_by, resolved_at = EXCLUDED.resolved_at,
+    resolved_by = EXCLUDED.resolved_by, escalated_at = EXCLUDED.escalated_at, updated_at = EXCLUDED.updated_at,
+    sequence = EXCLUDED.sequence
+WHERE (incidents.opened_at, incidents.sequence) < (EXCLUDED.opened_at, EXCLUDED.sequence)
+   OR ((incidents.opened_at, incidents.sequence) = (EXCLUDED.opened_at, EXCLUDED.sequence)
+       AND (incidents.acknowledged_at, incidents.acknowledged_by, incidents.resolved_at, incidents.resolved_by,
+            incidents.escalated_at)
+           IS DISTINCT FROM (EXCLUDED.acknowledged_at, EXCLUDED.acknowledged_by, EXCLUDED.resolved_at,
+                             EXCLUDED.resolved_by, EXCLUDED.escalated_at))
+"""
+
 
 def timestamp(ms: int | None) -> datetime | None:
     """Milliseconds since the epoch as an aware UTC datetime (exact: no float on the way)."""
@@ -71,13 +125,20 @@ def newest_per_fingerprint(rows: list[dict]) -> list[dict]:
     return list(newest.values())
 
 
+def incident_event_row(event: IncidentEvent) -> dict:
+    """Statement parameters of one IncidentEvent."""
+    return {**event, "group_labels": Jsonb(event["group_labels"]), "notified": Jsonb(event["notified"]),
+            "fingerprints": Jsonb(event["fingerprints"]), "opened_at": timestamp(event["opened_at_ms"]),
+            "event_time": timestamp(event["event_time_ms"])}
+
+
 def delivery_row(delivery: Delivery) -> dict:
     """Statement parameters of one Delivery."""
     return {**delivery, "attempted_at": timestamp(delivery["attempted_at_ms"])}
 
 
 class PostgresSink:
-    """Writes AlertEvents and Deliveries, one transaction per batch, with batched statements."""
+    """Writes AlertEvents, IncidentEvents and Deliveries, one transaction per batch, with batched statements."""
 
     name = "postgres"
 
@@ -90,6 +151,7 @@ class PostgresSink:
     def write(self, records: list[Consumed]) -> int:
         """Store the batch in one transaction; returns the number of records handed to Postgres."""
         events = [alert_event_row(r.value) for r in records if r.topic == self._topics.alerts]
+        incidents = [incident_event_row(r.value) for r in records if r.topic == self._topics.incidents]
         deliveries = [delivery_row(r.value) for r in records if r.topic == self._topics.deliveries]
         try:
             conn = self._connection()
@@ -99,6 +161,9 @@ class PostgresSink:
                 if events:
                     cur.executemany(INSERT_ALERT_EVENT, events)
                     cur.executemany(UPSERT_ALERT, newest_per_fingerprint(events))
+                if incidents:
+                    cur.executemany(INSERT_INCIDENT_EVENT, incidents)
+                    cur.execute(PROJECT_INCIDENTS, {"keys": sorted({e["incident_key"] for e in incidents})})
                 if deliveries:
                     cur.executemany(INSERT_DELIVERY, deliveries)
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
@@ -107,7 +172,7 @@ class PostgresSink:
         except psycopg.Error as exc:
             # Data the database refuses (a NUL byte in a text, a value out of range): retrying cannot help.
             raise WriteRejected(f"Postgres refused the batch: {type(exc).__name__}: {exc}", "rejected") from exc
-        return len(events) + len(deliveries)
+        return len(events) + len(incidents) + len(deliveries)
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed or self._conn.broken:

@@ -33,7 +33,8 @@ def build_loops(settings: SinksSettings, stop: threading.Event) -> list[SinkLoop
     postgres = PostgresSink(settings.postgres_dsn.get_secret_value(), topics)
     return [
         loop(tsdb, {topics.metrics: codec.metric_batch()}),
-        loop(postgres, {topics.alerts: codec.alert_event(), topics.deliveries: codec.delivery()}),
+        loop(postgres, {topics.alerts: codec.alert_event(), topics.incidents: codec.incident_event(),
+                        topics.deliveries: codec.delivery()}),
     ]
 
 
@@ -62,8 +63,8 @@ def run(settings: SinksSettings) -> None:
                           healthy=lambda: not stop.is_set() and all(t.is_alive() for t in threads))
     for thread in threads:
         thread.start()
-    log.info("sinks running: %s → %s, %s + %s → Postgres", settings.topics.metrics, settings.tsdb_url,
-             settings.topics.alerts, settings.topics.deliveries)
+    log.info("sinks running: %s → %s, %s + %s + %s → Postgres", settings.topics.metrics, settings.tsdb_url,
+             settings.topics.alerts, settings.topics.incidents, settings.topics.deliveries)
     # The main thread only waits, with a timeout so the signal handler runs promptly.
     while not stop.wait(0.5):
         pass

@@ -1,4 +1,4 @@
-"""`vigil sinks`, Postgres side: alert transitions and deliveries land once, and alerts only move forward."""
+"""`vigil sinks`, Postgres side: alert/incident transitions and deliveries land once; states only move forward."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from schemas import codec
-from schemas.records import AlertEvent, Delivery
+from schemas.records import AlertEvent, Delivery, IncidentEvent
 from sinks.base import Consumed, WriteRejected
 from sinks.postgres import PostgresSink
 from tests.harness import free_port, wait_until
@@ -172,3 +172,96 @@ def test_a_new_episode_after_a_broker_reset_restarts_at_sequence_1_and_still_lan
                                "ORDER BY event_time, sequence").fetchall()
         assert history == [(1, "FIRING"), (2, "RESOLVED"), (1, "FIRING")]
         assert conn.execute("SELECT count(*) FROM deliveries WHERE fingerprint = 'f9'").fetchone()[0] == 2
+
+
+INCIDENT = "00c0ffee00c0ffee.1"
+
+
+def incident(sequence: int, status: str, key: str = INCIDENT, **changes) -> IncidentEvent:
+    """An IncidentEvent as the streams worker publishes it (transition `sequence` of the incident)."""
+    return {"incident_key": key, "sequence": sequence, "status": status, "previous_status": None,
+            "reason": "first_notification", "actor": None, "comment": "", "group_key": key.split(".")[0],
+            "group_labels": {"alertname": "HighCPU", "env": "prod"}, "route": "0.1", "receiver": "ops",
+            "escalation_policy": "default", "notified": ["ops"], "title": "HighCPU in prod", "severity": "critical",
+            "firing": 2, "fingerprints": ["f1", "f2"], "opened_at_ms": T0, "event_time_ms": T0 + 1000 * sequence,
+            **changes}
+
+
+def produce_incidents(vigil_env, events: list[IncidentEvent]) -> dict[int, int]:
+    """Produce IncidentEvents keyed by incident key, encoded with the codec as the worker does."""
+    return produce(vigil_env.settings, vigil_env.settings.topics.incidents,
+                   [(codec.incident_event().encode(e), e["incident_key"].encode(), None) for e in events])
+
+
+def incident_row(conn, key: str = INCIDENT) -> tuple:
+    """(status, sequence, acknowledged_by, resolved_by, ms of acknowledged/resolved/escalated/updated_at)."""
+    row = conn.execute("SELECT status, sequence, acknowledged_by, resolved_by, acknowledged_at, resolved_at, "
+                       "escalated_at, updated_at FROM incidents WHERE incident_key = %s", (key,)).fetchone()
+    return (*row[:4], *(None if t is None else ms(t) for t in row[4:]))
+
+
+def test_incident_transitions_land_once_and_a_redelivery_after_a_restart_changes_nothing(vigil_env):
+    acked = incident(2, "ACKNOWLEDGED", previous_status="OPEN", reason="acknowledged", actor="alice",
+                     comment="looking")
+    ends = produce_incidents(vigil_env, [incident(1, "OPEN"), acked,
+                                         incident(3, "RESOLVED", reason="all_alerts_resolved", firing=0),
+                                         incident(1, "OPEN", key="0badcafe0badcafe.4", receiver="db-team")])
+    sinks, _ = start_sinks(vigil_env)
+    group, topic = f"{vigil_env.prefix}.sinks.postgres", vigil_env.settings.topics.incidents
+    wait_until(lambda: committed(vigil_env.settings, group, topic, ends) == ends, message="incidents stored")
+    with psycopg.connect(vigil_env.dsn) as conn:
+        assert incident_row(conn) == ("RESOLVED", 3, "alice", None, T0 + 2000, T0 + 3000, None, T0 + 3000)
+        assert conn.execute("SELECT group_labels, fingerprints, firing, opened_at, receiver FROM incidents "
+                            "WHERE incident_key = %s", (INCIDENT,)).fetchone()[:3] == (
+            {"alertname": "HighCPU", "env": "prod"}, ["f1", "f2"], 0)
+        assert conn.execute("SELECT receiver, status FROM incidents WHERE incident_key = '0badcafe0badcafe.4'"
+                            ).fetchone() == ("db-team", "OPEN")
+        assert conn.execute("SELECT sequence, status, actor, comment FROM incident_events WHERE incident_key = %s "
+                            "ORDER BY sequence", (INCIDENT,)).fetchall() == [
+            (1, "OPEN", None, ""), (2, "ACKNOWLEDGED", "alice", "looking"), (3, "RESOLVED", None, "")]
+        before = conn.execute("SELECT xmin::text FROM incidents WHERE incident_key = %s", (INCIDENT,)).fetchone()
+    sinks.stop()
+    assert sinks.popen.returncode == 0, vigil_env.log(sinks)
+
+    ends = merge_ends(ends, produce_incidents(vigil_env, [acked, incident(1, "OPEN")]))
+    _, port = start_sinks(vigil_env)
+    wait_until(lambda: committed(vigil_env.settings, group, topic, ends) == ends, message="redelivery consumed")
+    assert metric(port, "vigil_sink_records_written_total", sink="postgres") == 2
+    with psycopg.connect(vigil_env.dsn) as conn:
+        assert incident_row(conn)[:2] == ("RESOLVED", 3)
+        assert conn.execute("SELECT count(*) FROM incident_events").fetchone() == (4,)
+        # Not even rewritten: the row version is the one from before the redelivery.
+        assert conn.execute("SELECT xmin::text FROM incidents WHERE incident_key = %s",
+                            (INCIDENT,)).fetchone() == before
+
+
+def incidents_consumed(vigil_env, *events: IncidentEvent) -> list[Consumed]:
+    """IncidentEvents as the sink loop hands them to a sink."""
+    return [Consumed(vigil_env.settings.topics.incidents, 0, i, e) for i, e in enumerate(events)]
+
+
+def test_incident_transitions_out_of_order_never_roll_back_and_a_late_ack_is_kept(vigil_env):
+    sink = PostgresSink(vigil_env.dsn, vigil_env.settings.topics)
+    escalated = incident(3, "ESCALATED", reason="escalate_after_elapsed", notified=["ops", "lead"])
+    try:
+        assert sink.write(incidents_consumed(vigil_env, escalated)) == 1
+        with psycopg.connect(vigil_env.dsn) as conn:
+            assert incident_row(conn) == ("ESCALATED", 3, None, None, None, None, T0 + 3000, T0 + 3000)
+        # The acknowledgement before it arrives late: the state stays at sequence 3, the ack is recorded.
+        sink.write(incidents_consumed(vigil_env, incident(2, "ACKNOWLEDGED", actor="bob", reason="acknowledged"),
+                                      incident(1, "OPEN")))
+        with psycopg.connect(vigil_env.dsn) as conn:
+            assert incident_row(conn) == ("ESCALATED", 3, "bob", None, T0 + 2000, None, T0 + 3000, T0 + 3000)
+        # Newest and older in one batch, the newest first: the newest wins.
+        sink.write(incidents_consumed(vigil_env, incident(5, "RESOLVED", actor="carol", reason="resolved_by_command"),
+                                      incident(4, "CRITICAL"), escalated))
+        with psycopg.connect(vigil_env.dsn) as conn:
+            assert incident_row(conn) == ("RESOLVED", 5, "bob", "carol", T0 + 2000, T0 + 5000, T0 + 3000, T0 + 5000)
+        # After a broker reset the key is reused by a later incident starting at sequence 1: it replaces the row.
+        later = T0 + 3_600_000
+        sink.write(incidents_consumed(vigil_env, incident(1, "OPEN", opened_at_ms=later, event_time_ms=later)))
+    finally:
+        sink.close()
+    with psycopg.connect(vigil_env.dsn) as conn:
+        assert incident_row(conn) == ("OPEN", 1, None, None, None, None, None, T0 + 3_600_000)
+        assert conn.execute("SELECT count(*) FROM incident_events").fetchone() == (6,)
