@@ -31,6 +31,15 @@ def _add_rules_app() -> None:
 _add_rules_app()
 
 
+def _add_routes_app() -> None:
+    from infra.routes_cli import routes_app
+
+    app.add_typer(routes_app, name="routes")
+
+
+_add_routes_app()
+
+
 def _settings(cls):
     """Load a settings class; a bad value stops the process with the variable at fault."""
     try:

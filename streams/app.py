@@ -13,7 +13,7 @@ from infra.settings import StreamsSettings
 from schemas import codec
 from streams import transport
 from streams.engine import Emit, Engine, Heartbeat
-from streams.route import to_notification
+from streams.incidents import agents as incident_agents
 from streams.rules_feed import RulesFeed
 from streams.state import StateStore
 
@@ -30,8 +30,11 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def build_app(settings: StreamsSettings, feed: RulesFeed) -> faust.App:
-    """A Faust app for one topic prefix; nothing connects until a worker starts it."""
+def build_app(settings: StreamsSettings, feed: RulesFeed, incident_engine_of) -> faust.App:
+    """A Faust app for one topic prefix; nothing connects until a worker starts it.
+
+    `incident_engine_of(store)` builds the incident processor around its state store.
+    """
     topics = settings.topics
     partitions = settings.metrics_partitions
     app = faust.App(
@@ -54,7 +57,6 @@ def build_app(settings: StreamsSettings, feed: RulesFeed) -> faust.App:
     metrics = app.topic(topics.metrics, partitions=partitions, **raw)
     heartbeats = app.topic(topics.heartbeats, partitions=partitions, **raw)
     alerts = app.topic(topics.alerts, **raw)
-    notifications = app.topic(topics.notifications, **raw)
     # Co-partitioned with the metrics topic (per-series alerts) and the heartbeat topic (absence
     # groups): each state is written to the changelog partition of the input it came from.
     state_schema = faust.Schema(key_serializer="json", value_serializer="raw")  # values: orjson bytes
@@ -64,18 +66,24 @@ def build_app(settings: StreamsSettings, feed: RulesFeed) -> faust.App:
                         settings.state_checkpoint_s)
     engine = Engine(feed, series, groups, partitions, int(settings.allowed_lateness_s * 1000),
                     int(settings.state_idle_s * 1000))
-    batch_codec, alert_codec, notification_codec = codec.metric_batch(), codec.alert_event(), codec.notification()
+    batch_codec, alert_codec = codec.metric_batch(), codec.alert_event()
+    incidents = incident_agents.install(app, settings, incident_engine_of, state_schema)
 
     async def emit(emits: list[Emit]) -> None:
-        """Send each AlertEvent, wait for the broker, then write the alert's state."""
+        """Send each AlertEvent (and forward it to its incident groups), wait for the broker, then write
+        the alert's state: a crash in between replays the event rather than losing the page."""
         pending = []
         for item in emits:
             item.store.hold(item.key)
             e = item.event
             log.info("alert %s %s %s seq=%d", e["alertname"], e["status"], e["fingerprint"], e["sequence"])
             pending.append(await alerts.send(key=e["fingerprint"].encode(), value=alert_codec.encode(e)))
+        routed = await incidents.forward([item.event for item in emits])  # to their incident groups
         for item, sent in zip(emits, pending):
             await sent
+        for sent in routed:
+            await sent
+        for item in emits:
             item.store.write(item.key)
             EVENTS.labels(item.event["status"]).inc()
 
@@ -126,17 +134,6 @@ def build_app(settings: StreamsSettings, feed: RulesFeed) -> faust.App:
         await checkpoint()
         EVICTED.inc(engine.evict_idle())
 
-    @app.agent(alerts)
-    async def route(stream):
-        """AlertEvent → Notification for the default receiver."""
-        async for event in stream.events():
-            alert = alert_codec.decode(event.value)
-            note = to_notification(alert, settings.default_receiver, _now_ms())
-            if note is not None:
-                sent = await notifications.send(key=note["dedup_key"].encode(),
-                                                value=notification_codec.encode(note))
-                await sent
-
     @app.on_partitions_revoked.connect
     async def forget(app, revoked, **kwargs):
         """Partitions move: write what changed, then drop the live view (states come back from the tables)."""
@@ -148,7 +145,8 @@ def build_app(settings: StreamsSettings, feed: RulesFeed) -> faust.App:
     async def healthz(web, request):
         """200 once partitions are assigned, state is recovered and the rules topic was read."""
         ready = not app.rebalancing and app.tables.recovery.completed.is_set() and feed.caught_up.is_set()
-        body = {"status": "ok" if ready else "starting", "rules": len(feed.index)}
+        body = {"status": "ok" if ready else "starting", "rules": len(feed.index),
+                "inhibiting_alerts": len(incidents.engine.inhibit)}
         return web.json(body, status=200 if ready else 503)
 
     @app.page("/metrics")

@@ -174,6 +174,10 @@ class StateStore:
                 self._by_rule.get(key.split("/", 1)[0], set()).discard(key)
         return len(gone)
 
+    def keys(self) -> set[str]:
+        """Every key this worker holds (restored from the changelog or created since)."""
+        return self._all_keys()
+
     def _all_keys(self) -> set[str]:
         return (set(self.table.data.keys()) | set(self.live)) - {SEAL_KEY}
 

@@ -10,8 +10,14 @@ import faust
 from infra.kafka import ensure_topics
 from infra.settings import StreamsSettings
 from streams.app import build_app
+from streams.incidents.config import AlertingConfigError
+from streams.incidents.config_source import ConfigSource
+from streams.incidents.engine import IncidentEngine
+from streams.incidents.inhibit import InhibitIndex
+from streams.incidents.inhibit_feed import InhibitFeed
 from streams.rules import RuleError, read_rules_file
 from streams.rules_feed import RulesFeed
+from streams.silences_feed import SilencesFeed
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +32,25 @@ def run(settings: StreamsSettings) -> None:
             print(f"vigil streams: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
         log.info("loaded %d rules from %s", len(file_rules), settings.rules_file)
+    try:
+        alerting = ConfigSource(settings.alerting_config, settings.default_receiver)
+    except (AlertingConfigError, OSError) as exc:
+        print(f"vigil streams: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     ensure_topics(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     feed = RulesFeed(settings, file_rules)
-    feed.start()
-    app = build_app(settings, feed)
+    silences = SilencesFeed(settings)
+    inhibit = InhibitIndex(alerting().inhibit_rules)
+    inhibit_feed = InhibitFeed(settings, inhibit)
+    feeds = (feed, silences, inhibit_feed)
+    for f in feeds:
+        f.start()
+
+    def incident_engine(store) -> IncidentEngine:
+        return IncidentEngine(alerting, store, settings.metrics_partitions, inhibit, lambda: silences)
+
+    app = build_app(settings, feed, incident_engine)
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
     # At WARNING and above Faust puts the root logger at DEBUG to turn a terminal spinner on every
     # record: aiokafka's debug records then cost ~10% of the worker (measured with py-spy).
@@ -38,4 +58,5 @@ def run(settings: StreamsSettings) -> None:
     try:
         worker.execute_from_commandline()
     finally:
-        feed.stop()
+        for f in feeds:
+            f.stop()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from streams.route import to_notification
 from streams.rules import RuleError, load_rules, parse_duration
 from streams.template import render
 
@@ -65,15 +64,3 @@ def test_missing_file(tmp_path):
 def test_templates_render_labels_and_value():
     assert render("{{ $labels.host }} is {{$value}}%", {"host": "web-3"}, 97.25) == "web-3 is 97.25%"
     assert render("{{ $labels.missing }}!", {}, 1) == "!"
-
-
-def test_notifications_for_firing_and_resolved_only():
-    event = {"fingerprint": "ab" * 8, "sequence": 1, "status": "FIRING", "rule_id": "r", "rule_version": 1,
-             "alertname": "HighCPU", "labels": {"alertname": "HighCPU", "host": "web-3", "severity": "page"},
-             "annotations": {"summary": "hot"}, "value": 97.0, "series_id": 1, "starts_at_ms": 0,
-             "ends_at_ms": None, "event_time_ms": 5}
-    note = to_notification(event, "slack", 10)
-    assert note["action"] == "TRIGGER" and note["title"] == "[FIRING] HighCPU host=web-3"
-    assert note["text"] == "hot" and note["severity"] == "page" and note["dedup_key"] == event["fingerprint"]
-    assert to_notification({**event, "status": "RESOLVED"}, "slack", 10)["action"] == "RESOLVE"
-    assert to_notification({**event, "status": "PENDING"}, "slack", 10) is None

@@ -53,13 +53,19 @@ def test_alert_fires_after_for_and_resolves_with_pages_queued(vigil_env, rules_f
     assert events[0]["starts_at_ms"] == t0 and events[0]["event_time_ms"] == t0 + 60_000
     assert events[0]["annotations"]["summary"] == "lab is 34C"
     assert events[1]["ends_at_ms"] == t0 + 80_000
+    # Without an alerting config every alert is its own incident, paged as it fires and as it resolves.
     notes = TopicReader(settings, settings.topics.notifications, codec.notification())
     pages = notes.wait_for(lambda r: len(r) >= 2, what="two notifications")
-    assert [(n["action"], n["dedup_key"]) for n in pages] == [("TRIGGER", events[0]["fingerprint"]),
-                                                              ("RESOLVE", events[0]["fingerprint"])]
+    incidents = TopicReader(settings, settings.topics.incidents, codec.incident_event())
+    opened, closed = incidents.wait_for(lambda r: len(r) >= 2, what="incident opened and resolved")
+    assert (opened["status"], closed["status"]) == ("OPEN", "RESOLVED")
+    assert [(n["action"], n["dedup_key"], n["alerts"][0]["fingerprint"]) for n in pages] == [
+        ("TRIGGER", opened["incident_key"], events[0]["fingerprint"]),
+        ("RESOLVE", opened["incident_key"], events[0]["fingerprint"])]
+    assert pages[0]["text"] == "lab is 34C" and pages[0]["alerts"][0]["labels"]["room"] == "lab"
     assert alerts.read_for(2) == events  # nothing more
-    alerts.close()
-    notes.close()
+    for reader in (alerts, notes, incidents):
+        reader.close()
 
 
 def test_worker_killed_during_for_still_fires_on_time_once(vigil_env, rules_file):

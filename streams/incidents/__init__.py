@@ -1,0 +1,1 @@
+"""Incidents: alert transitions grouped, deduplicated, silenced, inhibited and escalated (Alertmanager semantics)."""
