@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager, suppress
+from typing import Protocol
 
 import httpx
 import uvicorn
@@ -13,10 +14,14 @@ from prometheus_client import make_asgi_app
 from psycopg_pool import AsyncConnectionPool
 
 from api import errors
+from api.incident_commands import IncidentCommands
 from api.metrics import RequestMetrics
 from api.routes import ROUTERS
+from api.routes import incidents as incident_routes
 from api.routes import rules as rule_routes
+from api.routes import silences as silence_routes
 from api.rule_store import RuleStore, producer_overrides
+from api.silence_store import SilenceStore
 from infra.kafka import ensure_topics, make_producer
 from infra.migrate import migrate
 from infra.retry import Backoff
@@ -26,27 +31,35 @@ log = logging.getLogger(__name__)
 STATEMENT_TIMEOUT_MS = 10_000
 
 
-async def _republish_rules(settings: ApiSettings, store: RuleStore, backoff: Backoff = Backoff()) -> None:
-    """Migrate, create the topics and republish every rule, retrying until Postgres and Kafka answer.
+class _Republishable(Protocol):
+    async def publish_all(self) -> int: ...
 
-    The embedded broker keeps topics in memory: after a stack restart the rules topic is empty
-    while Postgres still holds the rules, so the API puts them back whenever it starts.
+
+async def _republish(settings: ApiSettings, stores: dict[str, tuple[_Republishable, str]],
+                     backoff: Backoff = Backoff()) -> None:
+    """Migrate, create the topics and republish what each store holds, retrying until Postgres and Kafka answer.
+
+    The embedded broker keeps topics in memory: after a stack restart the rules and silences
+    topics are empty while Postgres still holds them, so the API puts them back whenever it starts.
+    `stores` maps what is published ("rules") to its store and topic; each is republished once.
     """
+    pending = dict(stores)
     attempt, last_error = 0, None
-    while True:
+    while pending:
         attempt += 1
+        what = next(iter(pending))
         try:
             await asyncio.to_thread(migrate, settings.postgres_dsn.get_secret_value())
             await asyncio.to_thread(ensure_topics, settings)
-            count = await store.publish_all()
+            for what, (store, topic) in list(pending.items()):
+                count = await store.publish_all()
+                log.info("republished %d %s to %s", count, what, topic)
+                del pending[what]
         except Exception as exc:  # Kafka or Postgres not up yet: the API serves meanwhile, and retries
             if str(exc) != last_error:
-                log.warning("republishing the rules failed (attempt %d), retrying: %s", attempt, exc)
+                log.warning("republishing the %s failed (attempt %d), retrying: %s", what, attempt, exc)
                 last_error = str(exc)
             await asyncio.sleep(backoff.delay(attempt))
-            continue
-        log.info("republished %d rules to %s", count, settings.topics.rules)
-        return
 
 
 async def _no_nul_bytes(request: Request) -> None:
@@ -69,7 +82,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
         app.state.tsdb = httpx.AsyncClient(base_url=settings.tsdb_url, timeout=settings.api_tsdb_timeout_s)
         producer = make_producer(settings, **producer_overrides())
         app.state.rule_store = RuleStore(app.state.pool, producer, settings.topics)
-        republish = asyncio.create_task(_republish_rules(settings, app.state.rule_store))
+        app.state.incident_commands = IncidentCommands(producer, settings.topics, settings.metrics_partitions)
+        app.state.silence_store = SilenceStore(app.state.pool, producer, settings.topics)
+        republish = asyncio.create_task(_republish(settings, {
+            "rules": (app.state.rule_store, settings.topics.rules),
+            "silences": (app.state.silence_store, settings.topics.silences)}))
         yield
         republish.cancel()
         with suppress(asyncio.CancelledError):
@@ -80,12 +97,16 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     app = FastAPI(title="Vigil API", version="1", lifespan=lifespan, dependencies=[Depends(_no_nul_bytes)],
                   description="Alerts (from Postgres) and metrics (from the time-series store) for analysts; "
-                              "alert rules as data (Postgres, published to the rules topic).")
+                              "alert rules and silences as data (Postgres, published to their topics).")
     errors.install(app)
     rule_routes.install(app)
+    silence_routes.install(app)
+    incident_routes.install(app)
     app.add_middleware(RequestMetrics)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(incident_routes.router)
+    app.include_router(silence_routes.router)
     app.mount("/metrics", make_asgi_app())
     return app
 
