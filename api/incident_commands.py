@@ -8,25 +8,20 @@ the broker acknowledged the command (acks=all): an accepted command is never dro
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 import uuid
 from collections.abc import Callable
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import Producer
 
-from api.rule_store import PUBLISH_TIMEOUT_S
-from infra.retry import RetryableError
+from api.publisher import PUBLISH_TIMEOUT_S, NotAcked, Publisher, Record
 from schemas import codec
 from schemas.records import Command, CommandAction
 from schemas.series_id import incident_partition
 from schemas.topics import Topics
 
-POLL_S = 0.05
 
-
-class CommandNotAcked(RetryableError):
+class CommandNotAcked(NotAcked):
     """Kafka refused the command or did not acknowledge it in time; the caller should retry later."""
 
 
@@ -39,14 +34,12 @@ def _new_id() -> str:
 
 
 class IncidentCommands:
-    """Produces Commands with the API's shared producer (built with rule_store.producer_overrides)."""
+    """Produces Commands with the API's shared producer (built with publisher.producer_overrides)."""
 
     def __init__(self, producer: Producer, topics: Topics, partitions: int, timeout_s: float = PUBLISH_TIMEOUT_S,
                  now_ms: Callable[[], int] = _now_ms, new_id: Callable[[], str] = _new_id) -> None:
-        self._producer = producer
-        self._topic = topics.commands
+        self._publisher = Publisher(producer, topics.commands, "command", CommandNotAcked, timeout_s)
         self._partitions = partitions
-        self._timeout_s = timeout_s  # the producer's message.timeout.ms settles every report by then
         self._now_ms = now_ms
         self._new_id = new_id
         self._codec = codec.command()
@@ -55,38 +48,6 @@ class IncidentCommands:
         """Produce one Command for the incident and wait for the broker's ack; CommandNotAcked if none came."""
         command: Command = {"command_id": self._new_id(), "incident_key": incident_key, "action": action,
                             "actor": actor, "comment": comment, "issued_at_ms": self._now_ms()}
-        report = _Report()
-        try:
-            self._producer.produce(self._topic, key=incident_key.encode(), value=self._codec.encode(command),
-                                   partition=incident_partition(incident_key, self._partitions),
-                                   on_delivery=report.settle)
-        except BufferError:
-            raise CommandNotAcked("Kafka producer queue is full", retry_after=1) from None
-        except KafkaException as exc:
-            raise CommandNotAcked(f"Kafka refused the command: {exc}", retry_after=5) from None
-        # Delivery reports are served by poll(); waiting in a thread keeps the event loop serving.
-        await asyncio.to_thread(self._await, report)
-        if report.error is not None:
-            raise CommandNotAcked(f"Kafka did not take the command: {report.error}", retry_after=5)
+        await self._publisher.publish([Record(incident_key.encode(), self._codec.encode(command),
+                                              incident_partition(incident_key, self._partitions))])
         return command
-
-    def _await(self, report: _Report) -> None:
-        deadline = time.monotonic() + self._timeout_s + 1
-        while not report.done.is_set():
-            if time.monotonic() > deadline:
-                report.error = f"no acknowledgement within {self._timeout_s:.0f}s"
-                return
-            self._producer.poll(POLL_S)
-
-
-class _Report:
-    """One delivery report, settled from whichever thread polled the producer."""
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.error: str | None = None
-
-    def settle(self, err, _msg) -> None:
-        if err is not None:
-            self.error = err.str()
-        self.done.set()

@@ -16,11 +16,12 @@ from psycopg_pool import AsyncConnectionPool
 from api import errors
 from api.incident_commands import IncidentCommands
 from api.metrics import RequestMetrics
+from api.publisher import producer_overrides
 from api.routes import ROUTERS
 from api.routes import incidents as incident_routes
 from api.routes import rules as rule_routes
 from api.routes import silences as silence_routes
-from api.rule_store import RuleStore, producer_overrides
+from api.rule_store import RuleStore
 from api.silence_store import SilenceStore
 from infra.kafka import ensure_topics, make_producer
 from infra.migrate import migrate

@@ -9,17 +9,14 @@ change, so two concurrent changes of one id are serialised and never both win.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Literal
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import Producer
 from psycopg import AsyncConnection, sql
 from psycopg.errors import UniqueViolation
 from psycopg.rows import dict_row
@@ -27,20 +24,17 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
 
-from infra.retry import RetryableError
+from api import publisher
+from api.db import connection
+from api.publisher import PUBLISH_TIMEOUT_S, NotAcked, Publisher, Record
 from schemas import codec
 from schemas.records import RuleRecord
 from schemas.topics import Topics
 from streams.rules import Rule
 
 Action = Literal["created", "updated", "unchanged", "deleted"]
-PUBLISH_TIMEOUT_S = 10.0
 DEFAULT_TYPE = Rule.model_fields["type"].default  # rule.spec() leaves defaults out
-
-
-def producer_overrides(timeout_s: float = PUBLISH_TIMEOUT_S) -> dict:
-    """Producer settings for the store: librdkafka gives up on a record when the store stops waiting for it."""
-    return {"message.timeout.ms": int(timeout_s * 1000), "linger.ms": 0}
+producer_overrides = publisher.producer_overrides  # infra/rules_cli.py builds its producer with it from here
 
 
 class RuleStoreError(Exception):
@@ -63,7 +57,7 @@ class VersionConflict(Conflict):
     """The caller expected another version than the current one (If-Match)."""
 
 
-class Unavailable(RetryableError):
+class Unavailable(NotAcked):
     """Kafka did not acknowledge the change in time: nothing was saved, retry later."""
 
 
@@ -131,19 +125,10 @@ class RuleStore:
     def __init__(self, db: AsyncConnectionPool | AsyncConnection, producer: Producer | None, topics: Topics,
                  publish_timeout_s: float = PUBLISH_TIMEOUT_S, now: Callable[[], datetime] = _utc_now) -> None:
         self._db = db  # a pool (API) or one autocommit connection (CLI)
-        self._producer = producer  # None: a read-only store
-        self._topic = topics.rules
-        self._timeout_s = publish_timeout_s
+        self._publisher = None if producer is None else Publisher(  # None: a read-only store
+            producer, topics.rules, "rule", Unavailable, publish_timeout_s)
         self._now = now
         self._codec = codec.rule()
-
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[AsyncConnection]:
-        if isinstance(self._db, AsyncConnectionPool):
-            async with self._db.connection() as conn:
-                yield conn
-        else:
-            yield self._db
 
     # --- reads ---
 
@@ -167,13 +152,13 @@ class RuleStore:
             args.append(after)
         query = sql.SQL("SELECT {c} FROM rules WHERE {w} ORDER BY id LIMIT %s").format(
             c=_COLUMNS, w=sql.SQL(" AND ").join(where))
-        async with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        async with connection(self._db) as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(query, [*args, limit])
             return [StoredRule(**row) for row in await cur.fetchall()]
 
     async def get(self, rule_id: str) -> StoredRule:
         """The latest version of a rule, deleted or not; NotFound if the id was never used."""
-        async with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        async with connection(self._db) as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(sql.SQL("SELECT {c} FROM rules WHERE id = %s").format(c=_COLUMNS), (rule_id,))
             row = await cur.fetchone()
         if row is None:
@@ -182,7 +167,7 @@ class RuleStore:
 
     async def history(self, rule_id: str) -> list[RuleVersion]:
         """Every version of a rule, oldest first; NotFound if the id was never used."""
-        async with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        async with connection(self._db) as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(_HISTORY, (rule_id,))
             rows = await cur.fetchall()
         if not rows:
@@ -255,7 +240,7 @@ class RuleStore:
 
     async def publish_all(self) -> int:
         """Republish the latest record of every rule, deleted ones too (the embedded broker forgets on restart)."""
-        async with self._connection() as conn:
+        async with connection(self._db) as conn:
             async with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
                 # FOR SHARE: a change in flight finishes first, so an older version never lands after a newer one.
                 await cur.execute(sql.SQL("SELECT {c} FROM rules ORDER BY id FOR SHARE").format(c=_COLUMNS))
@@ -268,10 +253,10 @@ class RuleStore:
     @asynccontextmanager
     async def _changing(self, rule_id: str) -> AsyncIterator[AsyncConnection]:
         """A transaction; a concurrent insert of the same new id surfaces as Conflict."""
-        if self._producer is None:
+        if self._publisher is None:
             raise Unavailable("this rule store is read-only (no Kafka producer)")
         try:
-            async with self._connection() as conn, conn.transaction():
+            async with connection(self._db) as conn, conn.transaction():
                 yield conn
         except UniqueViolation:
             raise Conflict(rule_id, f"rule {rule_id} was created by a concurrent request; retry") from None
@@ -310,45 +295,11 @@ class RuleStore:
 
     async def _publish(self, rules: list[StoredRule]) -> None:
         """Produce one RuleRecord per rule and wait for every delivery report; Unavailable if any failed."""
-        if not rules:
-            return
-        reports: list[_Report] = []
-        try:
-            for rule in rules:
-                record: RuleRecord = {"id": rule.id, "version": rule.version, "deleted": rule.deleted,
-                                      "spec": canonical(rule.spec),
-                                      "updated_at_ms": int(rule.updated_at.timestamp() * 1000),
-                                      "updated_by": rule.updated_by}
-                report = _Report()
-                self._producer.produce(self._topic, key=rule.id.encode(), value=self._codec.encode(record),
-                                       on_delivery=report.settle)
-                reports.append(report)
-        except BufferError:
-            raise Unavailable("Kafka producer queue is full", retry_after=1) from None
-        except KafkaException as exc:
-            raise Unavailable(f"Kafka refused the rule: {exc}", retry_after=5) from None
-        # The delivery report is the broker's ack; flushing in a thread keeps the event loop serving.
-        await asyncio.to_thread(self._await_reports, reports)
-        failed = [r.error for r in reports if r.error is not None]
-        if failed:
-            raise Unavailable(f"Kafka did not take the rule: {failed[0]}", retry_after=5)
-
-    def _await_reports(self, reports: list[_Report]) -> None:
-        deadline = time.monotonic() + self._timeout_s + 1  # message.timeout.ms settles every report by then
-        self._producer.flush(self._timeout_s + 1)
-        for report in reports:
-            if not report.done.wait(max(0.0, deadline - time.monotonic())):
-                report.error = f"no acknowledgement within {self._timeout_s:.0f}s"
-
-
-class _Report:
-    """One delivery report, settled from whichever thread served it."""
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.error: str | None = None
-
-    def settle(self, err, _msg) -> None:
-        if err is not None:
-            self.error = err.str()
-        self.done.set()
+        records = []
+        for rule in rules:
+            record: RuleRecord = {"id": rule.id, "version": rule.version, "deleted": rule.deleted,
+                                  "spec": canonical(rule.spec),
+                                  "updated_at_ms": int(rule.updated_at.timestamp() * 1000),
+                                  "updated_by": rule.updated_by}
+            records.append(Record(rule.id.encode(), self._codec.encode(record)))
+        await self._publisher.publish(records)

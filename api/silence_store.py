@@ -14,9 +14,6 @@ https://github.com/prometheus/alertmanager/blob/main/silence/silence.go (Expire,
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -24,14 +21,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import Producer
 from psycopg import AsyncConnection, sql
 from psycopg.errors import UniqueViolation
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from api.rule_store import PUBLISH_TIMEOUT_S, Unavailable
+from api.db import connection
+from api.publisher import PUBLISH_TIMEOUT_S, Publisher, Record
+from api.rule_store import Unavailable
 from schemas import codec
 from schemas.records import SilenceMatcher, SilenceRecord
 from schemas.topics import Topics
@@ -172,20 +171,11 @@ class SilenceStore:
                  publish_timeout_s: float = PUBLISH_TIMEOUT_S, now: Callable[[], datetime] = _utc_now,
                  new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
         self._db = db  # a pool (API) or one autocommit connection (tests, tools)
-        self._producer = producer  # None: a read-only store
-        self._topic = topics.silences
-        self._timeout_s = publish_timeout_s
+        self._publisher = None if producer is None else Publisher(  # None: a read-only store
+            producer, topics.silences, "silence", Unavailable, publish_timeout_s)
         self._now = now
         self._new_id = new_id
         self._codec = codec.silence()
-
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[AsyncConnection]:
-        if isinstance(self._db, AsyncConnectionPool):
-            async with self._db.connection() as conn:
-                yield conn
-        else:
-            yield self._db
 
     def now(self) -> datetime:
         """The store's clock (the API computes states with it)."""
@@ -211,7 +201,7 @@ class SilenceStore:
             where.append(sql.SQL("created_by = %s"))
             args.append(created_by)
         found: list[StoredSilence] = []
-        async with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        async with connection(self._db) as conn, conn.cursor(row_factory=dict_row) as cur:
             while len(found) < limit:
                 page_where = list(where)
                 page_args = list(args)
@@ -233,7 +223,7 @@ class SilenceStore:
         """The latest version of a silence, expired or not; NotFound if the id was never used."""
         if not _valid_id(silence_id):
             raise NotFound(silence_id, f"no silence with id {silence_id}")
-        async with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        async with connection(self._db) as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(sql.SQL("SELECT {c} FROM silences WHERE id = %s").format(c=_COLUMNS), (silence_id,))
             row = await cur.fetchone()
         if row is None:
@@ -244,7 +234,7 @@ class SilenceStore:
         """Every version of a silence, oldest first; NotFound if the id was never used."""
         rows = []
         if _valid_id(silence_id):
-            async with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            async with connection(self._db) as conn, conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(_HISTORY, (silence_id,))
                 rows = await cur.fetchall()
         if not rows:
@@ -292,7 +282,7 @@ class SilenceStore:
 
     async def publish_all(self) -> int:
         """Republish the latest record of every silence (the embedded broker forgets on restart)."""
-        async with self._connection() as conn:
+        async with connection(self._db) as conn:
             async with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
                 # FOR SHARE: a change in flight finishes first, so an older version never lands after a newer one.
                 await cur.execute(sql.SQL("SELECT {c} FROM silences ORDER BY created_at, id FOR SHARE").format(
@@ -306,10 +296,10 @@ class SilenceStore:
     @asynccontextmanager
     async def _changing(self, silence_id: str) -> AsyncIterator[AsyncConnection]:
         """A transaction; a concurrent insert of the same id (never, with uuid4) surfaces as Conflict."""
-        if self._producer is None:
+        if self._publisher is None:
             raise Unavailable("this silence store is read-only (no Kafka producer)")
         try:
-            async with self._connection() as conn, conn.transaction():
+            async with connection(self._db) as conn, conn.transaction():
                 yield conn
         except UniqueViolation:
             raise Conflict(silence_id, f"silence {silence_id} was created by a concurrent request; retry") from None
@@ -355,41 +345,4 @@ class SilenceStore:
 
     async def _publish(self, silences: list[StoredSilence]) -> None:
         """Produce one SilenceRecord per silence and wait for every delivery report; Unavailable if any failed."""
-        if not silences:
-            return
-        reports: list[_Report] = []
-        try:
-            for silence in silences:
-                report = _Report()
-                self._producer.produce(self._topic, key=silence.id.encode(),
-                                       value=self._codec.encode(silence.record()), on_delivery=report.settle)
-                reports.append(report)
-        except BufferError:
-            raise Unavailable("Kafka producer queue is full", retry_after=1) from None
-        except KafkaException as exc:
-            raise Unavailable(f"Kafka refused the silence: {exc}", retry_after=5) from None
-        # The delivery report is the broker's ack; flushing in a thread keeps the event loop serving.
-        await asyncio.to_thread(self._await_reports, reports)
-        failed = [r.error for r in reports if r.error is not None]
-        if failed:
-            raise Unavailable(f"Kafka did not take the silence: {failed[0]}", retry_after=5)
-
-    def _await_reports(self, reports: list[_Report]) -> None:
-        deadline = time.monotonic() + self._timeout_s + 1  # message.timeout.ms settles every report by then
-        self._producer.flush(self._timeout_s + 1)
-        for report in reports:
-            if not report.done.wait(max(0.0, deadline - time.monotonic())):
-                report.error = f"no acknowledgement within {self._timeout_s:.0f}s"
-
-
-class _Report:
-    """One delivery report, settled from whichever thread served it."""
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.error: str | None = None
-
-    def settle(self, err, _msg) -> None:
-        if err is not None:
-            self.error = err.str()
-        self.done.set()
+        await self._publisher.publish([Record(s.id.encode(), self._codec.encode(s.record())) for s in silences])

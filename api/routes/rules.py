@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 import re
 from typing import Annotated, get_args
 
@@ -16,6 +15,7 @@ from pydantic import ValidationError
 from api.errors import RETRY_AFTER_S, BadParam
 from api.models import (RULE_EXAMPLES, RuleHistory, RulePage, RuleVersionOut, StoredRuleOut, ValidatedRule,
                         rule_spec_schema)
+from api.request_body import RequestProblem, answer, check_values, expected_version, json_object, problem
 from api.rule_store import Conflict, NotFound, RuleStore, RuleStoreError, StoredRule, Unavailable, VersionConflict
 from streams.rules import Rule, RuleType
 
@@ -30,7 +30,6 @@ RULE_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 FIELDS = tuple(f.alias or name for name, f in Rule.model_fields.items() if name != "version")
 _NAMED_FIELD = re.compile(r"^([a-z_]+)(?:\[(\d+)\])?: (.*)$", re.DOTALL)
 _TEMPLATE_OF = re.compile(r"^template of '(.+?)': (.*)$", re.DOTALL)
-_REQUEST_PARTS = ("body", "path", "query", "header")
 _STATUS = {NotFound: 404, VersionConflict: 412, Conflict: 409}
 
 _BODY_DOC = {"requestBody": {"required": True, "content": {"application/json": {
@@ -42,43 +41,23 @@ _MISSING = {404: {"description": "no live rule with this id"}}
 _STALE = {412: {"description": "If-Match names another version than the current one"}}
 
 
-class RequestProblem(Exception):
-    """Bad input found before or while validating a rule; answered in the API's error shape."""
-
-    def __init__(self, status: int, problems: list[dict]) -> None:
-        super().__init__(problems[0]["msg"])
-        self.status = status
-        self.problems = problems
-
-
-def _problem(status: int, loc: list[str], msg: str) -> RequestProblem:
-    return RequestProblem(status, [{"loc": loc, "msg": msg}])
-
-
-def _answer(status: int, problems: list[dict], headers: dict | None = None) -> JSONResponse:
-    # `body.matchers.0` reads as `matchers.0: …`; a store (`kafka`) is named by the message itself.
-    detail = "; ".join(f"{'.'.join(p['loc'][1:]) or p['loc'][0]}: {p['msg']}" if p["loc"][0] in _REQUEST_PARTS
-                       else p["msg"] for p in problems)
-    return JSONResponse({"detail": detail, "errors": problems}, status_code=status, headers=headers)
-
-
 def install(app: FastAPI) -> None:
     """Map the store's errors and bad rule bodies onto 404/409/412/413/422/503 in the API's error shape."""
 
     @app.exception_handler(RequestProblem)
     async def bad_body(request: Request, exc: RequestProblem) -> JSONResponse:
-        return _answer(exc.status, exc.problems)
+        return answer(exc.status, exc.problems)
 
     @app.exception_handler(RuleStoreError)
     async def refused(request: Request, exc: RuleStoreError) -> JSONResponse:
         status = next(code for kind, code in _STATUS.items() if isinstance(exc, kind))
         loc = {404: ["path", "id"], 409: ["body", "id"], 412: ["header", "If-Match"]}[status]
-        return _answer(status, [{"loc": loc, "msg": str(exc)}])
+        return answer(status, [{"loc": loc, "msg": str(exc)}])
 
     @app.exception_handler(Unavailable)
     async def unavailable(request: Request, exc: Unavailable) -> JSONResponse:
-        return _answer(503, [{"loc": ["kafka"], "msg": f"kafka unavailable, nothing was saved: {exc}"}],
-                       headers={"Retry-After": str(RETRY_AFTER_S)})
+        return answer(503, [{"loc": ["kafka"], "msg": f"kafka unavailable, nothing was saved: {exc}"}],
+                      headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
 def _store(request: Request) -> RuleStore:
@@ -90,45 +69,6 @@ RuleId = Annotated[str, Path(pattern=RULE_ID, description="letters, digits, `.`,
 
 
 # --- request bodies ---
-
-async def _read_body(request: Request) -> bytes:
-    """The body, refused with 413 past MAX_BODY_BYTES without reading the rest."""
-    too_large = _problem(413, ["body"], f"larger than {MAX_BODY_BYTES // 1024} KB; a rule is far smaller")
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_BODY_BYTES:
-        raise too_large
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _check_values(document: object) -> None:
-    """Refuse what Postgres or JSON can't hold: NUL, lone surrogates, NaN/Infinity; `loc` names the spot."""
-    pending: list[tuple[list[str], object]] = [(["body"], document)]
-    while pending:
-        loc, value = pending.pop()
-        if isinstance(value, str):
-            if "\x00" in value:
-                raise _problem(422, loc, "contains a NUL byte")
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise _problem(422, loc, "contains a lone UTF-16 surrogate (not valid Unicode)") from None
-        elif isinstance(value, float) and not math.isfinite(value):
-            raise _problem(422, loc, "must be a finite number")
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                shown = key.replace("\x00", "\\0")[:80]
-                if "\x00" in key:
-                    raise _problem(422, [*loc, shown], "field name contains a NUL byte")
-                pending.append(([*loc, shown], item))
-        elif isinstance(value, list):
-            pending.extend(([*loc, str(i)], item) for i, item in enumerate(value))
-
 
 def _problems(exc: ValidationError) -> list[dict]:
     """Pydantic's errors with `loc` at the field: the rule's own validators name it in their message."""
@@ -152,41 +92,18 @@ def _problems(exc: ValidationError) -> list[dict]:
 
 async def _rule_from(request: Request, path_id: str | None = None) -> Rule:
     """The rule in the request body, validated strictly (JSON types as documented); RequestProblem if not."""
-    raw = await _read_body(request)
-    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
-        raise _problem(415, ["header", "Content-Type"], f"{content_type[:80]!r}: send the rule as application/json")
-    try:
-        document = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise _problem(422, ["body"], "not UTF-8") from None
-    except RecursionError:
-        raise _problem(422, ["body"], "nested too deeply") from None
-    except ValueError as exc:
-        raise _problem(422, ["body"], f"not valid JSON: {str(exc)[:200]}") from None
-    if not isinstance(document, dict):
-        raise _problem(422, ["body"], f"expected a JSON object (one rule), got {type(document).__name__}")
-    _check_values(document)
+    document = await json_object(request, MAX_BODY_BYTES, "rule")
+    check_values(document)
     if "version" in document:
-        raise _problem(422, ["body", "version"], "set by the rule store, not by the author "
-                                                 "(to guard against concurrent changes, send If-Match: \"<version>\")")
+        raise problem(422, ["body", "version"], "set by the rule store, not by the author "
+                                                "(to guard against concurrent changes, send If-Match: \"<version>\")")
     if path_id is not None:
         if document.setdefault("id", path_id) != path_id:
-            raise _problem(422, ["body", "id"], f"must equal the id in the path ({path_id}) or be left out")
+            raise problem(422, ["body", "id"], f"must equal the id in the path ({path_id}) or be left out")
     try:
         return Rule.model_validate_json(json.dumps(document), strict=True)
     except ValidationError as exc:
         raise RequestProblem(422, _problems(exc)) from None
-
-
-def _if_match(value: str | None) -> int | None:
-    """The version an `If-Match: "3"` header expects; None for no header or `*` (any current version)."""
-    if value is None or value.strip() == "*":
-        return None
-    tag = value.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit() or len(tag) > 9:
-        raise _problem(422, ["header", "If-Match"], f"{value[:40]!r} is not a rule version like \"3\"")
-    return int(tag)
 
 
 # --- responses ---
@@ -203,15 +120,15 @@ def _encode_cursor(rule_id: str) -> str:
 
 
 def _decode_cursor(cursor: str) -> str:
-    problem = BadParam("query", "cursor", "not a cursor this API issued; pass next_cursor from a previous page")
+    bad = BadParam("query", "cursor", "not a cursor this API issued; pass next_cursor from a previous page")
     if len(cursor) > MAX_CURSOR_CHARS:
-        raise problem
+        raise bad
     try:
         (rule_id,) = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, TypeError):
-        raise problem from None
+        raise bad from None
     if not isinstance(rule_id, str) or not re.match(RULE_ID, rule_id):
-        raise problem
+        raise bad
     return rule_id
 
 
@@ -267,7 +184,7 @@ async def replace_rule(id: RuleId, request: Request, response: Response, store: 
                        if_match: Annotated[str | None, Header(description='"<version>" expected')] = None,
                        ) -> StoredRuleOut:
     """Replace a live rule (version +1); an unchanged rule keeps its version and is not republished."""
-    expected = _if_match(if_match)
+    expected = expected_version(if_match, "rule")
     saved = await store.replace(id, await _rule_from(request, path_id=id), ACTOR, expected_version=expected)
     return _out(saved, response)
 
@@ -277,7 +194,7 @@ async def delete_rule(id: RuleId, response: Response, store: StoreDep,
                       if_match: Annotated[str | None, Header(description='"<version>" expected')] = None,
                       ) -> StoredRuleOut:
     """Delete a rule: a new version with deleted=true (its definition kept), published to the workers."""
-    return _out(await store.delete(id, ACTOR, expected_version=_if_match(if_match)), response)
+    return _out(await store.delete(id, ACTOR, expected_version=expected_version(if_match, "rule")), response)
 
 
 @router.get("/{id}/versions", response_model=RuleHistory, responses={**_MISSING, 422: _ERRORS[422]})

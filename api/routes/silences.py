@@ -27,7 +27,7 @@ from api import cursor as cursors
 from api.errors import BadParam
 from api.models import (SILENCE_EXAMPLES, SilenceHistory, SilenceIn, SilenceMatcherOut, SilenceOut, SilencePage,
                         SilenceVersionOut)
-from api.routes.rules import MAX_BODY_BYTES, RequestProblem
+from api.request_body import RequestProblem, answer, expected_version, json_object, problem, text_problem
 from api.silence_store import (Conflict, NotFound, SilenceSpec, SilenceStore, SilenceStoreError, StoredSilence,
                                VersionConflict)
 from streams.incidents.silences import OPS, STATES, silences_everything
@@ -36,6 +36,7 @@ from streams.rules import parse_duration
 
 router = APIRouter(prefix="/api/v1/silences", tags=["silences"])
 
+MAX_BODY_BYTES = 64 * 1024
 MAX_MATCHERS = 64
 MAX_NAME_CHARS = 128  # label names, as ingest accepts them
 MAX_VALUE_BYTES = 1024
@@ -68,8 +69,7 @@ def install(app: FastAPI) -> None:
     async def refused(request: Request, exc: SilenceStoreError) -> JSONResponse:
         status = next(code for kind, code in _STATUS.items() if isinstance(exc, kind))
         loc = ["header", "If-Match"] if status == 412 else ["path", "id"]
-        return JSONResponse({"detail": f"{loc[-1]}: {exc}", "errors": [{"loc": loc, "msg": str(exc)}]},
-                            status_code=status)
+        return answer(status, [{"loc": loc, "msg": str(exc)}])
 
 
 def _store(request: Request) -> SilenceStore:
@@ -81,56 +81,6 @@ SilenceId = Annotated[str, Path(pattern=SILENCE_ID, description="the silence's U
 
 
 # --- request bodies ---
-
-def _problem(status: int, loc: list[str], msg: str) -> RequestProblem:
-    return RequestProblem(status, [{"loc": loc, "msg": msg}])
-
-
-async def _read_body(request: Request) -> bytes:
-    """The body, refused with 413 past MAX_BODY_BYTES without reading the rest."""
-    too_large = _problem(413, ["body"], f"larger than {MAX_BODY_BYTES // 1024} KB; a silence is far smaller")
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_BODY_BYTES:
-        raise too_large
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _document(request: Request) -> dict:
-    """The JSON object in the body; RequestProblem (413/415/422) when it is not one."""
-    raw = await _read_body(request)
-    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
-        raise _problem(415, ["header", "Content-Type"],
-                       f"{content_type[:80]!r}: send the silence as application/json")
-    try:
-        document = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise _problem(422, ["body"], "not UTF-8") from None
-    except RecursionError:
-        raise _problem(422, ["body"], "nested too deeply") from None
-    except ValueError as exc:
-        raise _problem(422, ["body"], f"not valid JSON: {str(exc)[:200]}") from None
-    if not isinstance(document, dict):
-        raise _problem(422, ["body"], f"expected a JSON object (one silence), got {type(document).__name__}")
-    return document
-
-
-def _text_problem(value: str) -> str | None:
-    """Why Postgres or Avro can't hold this text (NUL, lone surrogate), or None."""
-    if "\x00" in value:
-        return "contains a NUL byte"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "contains a lone UTF-16 surrogate (not valid Unicode)"
-    return None
-
 
 def _unknown_field(name: str) -> str:
     if name in _SET_BY_STORE:
@@ -168,23 +118,23 @@ def _matcher(raw: str | dict, loc: list[str]) -> Matcher:
         try:
             matcher = parse_matcher(raw)
         except MatcherError as exc:
-            raise _problem(422, loc, str(exc)[:500]) from None
+            raise problem(422, loc, str(exc)[:500]) from None
         name_loc = value_loc = loc
     else:
         name, op, value = _matcher_fields(raw, loc)
         name_loc, value_loc = [*loc, "name"], [*loc, "value"]
         if not LABEL_NAME.match(name):
-            raise _problem(422, name_loc, f"{name[:80]!r} is not a label name [a-zA-Z_][a-zA-Z0-9_]*")
+            raise problem(422, name_loc, f"{name[:80]!r} is not a label name [a-zA-Z_][a-zA-Z0-9_]*")
         try:
             matcher = Matcher.make(name, op, value)
         except MatcherError as exc:
-            raise _problem(422, value_loc, str(exc)[:500]) from None
+            raise problem(422, value_loc, str(exc)[:500]) from None
     if len(matcher.name) > MAX_NAME_CHARS:
-        raise _problem(422, name_loc, f"label name longer than {MAX_NAME_CHARS} characters")
+        raise problem(422, name_loc, f"label name longer than {MAX_NAME_CHARS} characters")
     if len(matcher.value.encode("utf-8", "surrogatepass")) > MAX_VALUE_BYTES:
-        raise _problem(422, value_loc, f"value of {matcher.name} is longer than {MAX_VALUE_BYTES} bytes")
-    if (problem := _text_problem(matcher.value)) is not None:
-        raise _problem(422, value_loc, f"value of {matcher.name} {problem}")
+        raise problem(422, value_loc, f"value of {matcher.name} is longer than {MAX_VALUE_BYTES} bytes")
+    if (why := text_problem(matcher.value)) is not None:
+        raise problem(422, value_loc, f"value of {matcher.name} {why}")
     return matcher
 
 
@@ -197,21 +147,21 @@ def _matcher_fields(raw: dict, loc: list[str]) -> tuple[str, str, str]:
     allowed = ("name", "value", "isRegex", "isEqual") if alertmanager else ("name", "op", "value")
     for key in raw:
         if key not in allowed:
-            raise _problem(422, [*loc, str(key)[:80]], f"unknown field; a matcher takes {', '.join(allowed)}"
-                           + ("" if alertmanager else " (or Alertmanager's name, value, isRegex, isEqual)"))
+            raise problem(422, [*loc, str(key)[:80]], f"unknown field; a matcher takes {', '.join(allowed)}"
+                          + ("" if alertmanager else " (or Alertmanager's name, value, isRegex, isEqual)"))
     for key in ("name", "value", "isRegex") if alertmanager else ("name", "op", "value"):
         if key not in raw:
-            raise _problem(422, [*loc, key], "required")
+            raise problem(422, [*loc, key], "required")
     for key in ("name", "value", "op"):
         if key in raw and not isinstance(raw[key], str):
-            raise _problem(422, [*loc, key], f"must be a string, got {type(raw[key]).__name__}")
+            raise problem(422, [*loc, key], f"must be a string, got {type(raw[key]).__name__}")
     if not alertmanager:
         if raw["op"] not in OPS:
-            raise _problem(422, [*loc, "op"], f"{raw['op'][:20]!r} is not one of {', '.join(OPS)}")
+            raise problem(422, [*loc, "op"], f"{raw['op'][:20]!r} is not one of {', '.join(OPS)}")
         return raw["name"], raw["op"], raw["value"]
     for key in ("isRegex", "isEqual"):
         if key in raw and not isinstance(raw[key], bool):
-            raise _problem(422, [*loc, key], f"must be true or false, got {type(raw[key]).__name__}")
+            raise problem(422, [*loc, key], f"must be true or false, got {type(raw[key]).__name__}")
     op = ("=~" if raw["isRegex"] else "=") if raw.get("isEqual", True) else ("!~" if raw["isRegex"] else "!=")
     return raw["name"], op, raw["value"]
 
@@ -232,18 +182,18 @@ def _time(text: str, loc: list[str]) -> datetime:
     try:
         stamp = datetime.fromisoformat(text)
     except ValueError:
-        raise _problem(422, loc, f"{text[:60]!r} is not an RFC 3339 time like 2026-12-01T22:00:00Z") from None
+        raise problem(422, loc, f"{text[:60]!r} is not an RFC 3339 time like 2026-12-01T22:00:00Z") from None
     if stamp.tzinfo is None:
-        raise _problem(422, loc, f"{text[:60]!r} has no time zone; add Z or +00:00")
+        raise problem(422, loc, f"{text[:60]!r} has no time zone; add Z or +00:00")
     try:
         return stamp.astimezone(timezone.utc)
     except OverflowError:
-        raise _problem(422, loc, f"{text[:60]!r} is out of range") from None
+        raise problem(422, loc, f"{text[:60]!r} is out of range") from None
 
 
 async def _draft(request: Request) -> _Draft:
     """The silence in the request body, every field checked; RequestProblem listing what is wrong."""
-    document = await _document(request)
+    document = await json_object(request, MAX_BODY_BYTES, "silence")
     body, problems = _fields(document)
     if body is None:
         raise RequestProblem(422, problems[:MAX_PROBLEMS])
@@ -264,8 +214,8 @@ async def _draft(request: Request) -> _Draft:
                              "string (as in Alertmanager): these would silence every alert"})
     for name, limit in (("created_by", None), ("comment", MAX_COMMENT_BYTES)):
         value = getattr(body, name)
-        if (problem := _text_problem(value)) is not None:
-            problems.append({"loc": ["body", name], "msg": problem})
+        if (why := text_problem(value)) is not None:
+            problems.append({"loc": ["body", name], "msg": why})
         elif not value.strip():
             problems.append({"loc": ["body", name], "msg": "is blank; say " + (
                 "who silences" if name == "created_by" else "why (Alertmanager requires a comment too)")})
@@ -312,25 +262,15 @@ def _spec(draft: _Draft, now: datetime, current_start: datetime | None = None) -
         try:
             ends_at = starts_at + timedelta(seconds=draft.duration_s)
         except OverflowError:
-            raise _problem(422, loc, "too long: the silence would end after the year 9999") from None
+            raise problem(422, loc, "too long: the silence would end after the year 9999") from None
     else:
         ends_at = draft.ends_at
     if ends_at <= now:
-        raise _problem(422, loc, f"the silence would end at {ends_at.isoformat()}, in the past; to end a silence "
-                                 "now, DELETE it")
+        raise problem(422, loc, f"the silence would end at {ends_at.isoformat()}, in the past; to end a silence "
+                                "now, DELETE it")
     if ends_at <= starts_at:
-        raise _problem(422, loc, f"the end {ends_at.isoformat()} is not after starts_at {starts_at.isoformat()}")
+        raise problem(422, loc, f"the end {ends_at.isoformat()} is not after starts_at {starts_at.isoformat()}")
     return SilenceSpec(draft.matchers, starts_at, ends_at, draft.created_by, draft.comment)
-
-
-def _if_match(value: str | None) -> int | None:
-    """The version an `If-Match: "3"` header expects; None for no header or `*` (any current version)."""
-    if value is None or value.strip() == "*":
-        return None
-    tag = value.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit() or len(tag) > 9:
-        raise _problem(422, ["header", "If-Match"], f"{value[:40]!r} is not a silence version like \"3\"")
-    return int(tag)
 
 
 # --- query parameters ---
@@ -431,7 +371,7 @@ async def replace_silence(id: SilenceId, request: Request, response: Response, s
                           if_match: Annotated[str | None, Header(description='"<version>" expected')] = None,
                           ) -> SilenceOut:
     """Replace a pending or active silence (version +1); an unchanged one keeps its version and is not republished."""
-    expected = _if_match(if_match)
+    expected = expected_version(if_match, "silence")
     draft = await _draft(request)
     current = await store.get(id)
     saved = await store.replace(id, _spec(draft, store.now(), current.starts_at), ACTOR, expected_version=expected)
@@ -444,7 +384,8 @@ async def expire_silence(id: SilenceId, response: Response, store: StoreDep,
                          if_match: Annotated[str | None, Header(description='"<version>" expected')] = None,
                          ) -> SilenceOut:
     """Expire a silence now (Alertmanager's delete): it stops silencing and stays listed as expired."""
-    return _out(await store.expire(id, ACTOR, expected_version=_if_match(if_match)), store.now(), response)
+    expired = await store.expire(id, ACTOR, expected_version=expected_version(if_match, "silence"))
+    return _out(expired, store.now(), response)
 
 
 @router.get("/{id}/versions", response_model=SilenceHistory, responses={**_MISSING, 422: _ERRORS[422]})
