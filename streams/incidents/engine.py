@@ -48,7 +48,7 @@ class IncidentEngine:
         self.config = config
         self.store = store
         self.partitions = partitions
-        self.inhibit = inhibit or InhibitIndex(config().inhibit_rules)
+        self.inhibit = inhibit if inhibit is not None else InhibitIndex(config().inhibit_rules)  # an empty index is falsy
         self.silences = silences or NoSilences
         self.decisions: Counter = Counter()  # reason → count, drained by the caller into metrics
         self._due: dict[str, int] | None = None  # group id → next timer (flush or escalation)
