@@ -42,6 +42,8 @@ class Service:
 SERVICES = [Service("ingest", 8090), Service("streams", 8091), Service("sinks", 8092), Service("notifier", 8093),
             Service("api", 8080)]
 DEMO_RULES = REPO / "infra" / "demo" / "rules.yaml"
+DEMO_ALERTING = REPO / "infra" / "demo" / "alerting.yaml"
+DEMO_PD_ROUTING_KEY = "vigildemo" + "0" * 23  # PagerDuty integration keys are 32 characters
 CONNECTORS = Service("connectors", 8095)  # with the demo devices, or when VIGIL_CONNECTORS_CONFIG is set
 
 
@@ -64,6 +66,17 @@ def _accepted_total(port: int) -> float:
                if line.startswith("vigil_ingest_samples_accepted_total{"))
 
 
+def _page_line(arrival) -> str:
+    """One line per page the demo receiver took: Slack's text, PagerDuty's action and summary."""
+    body = arrival.body
+    if arrival.dialect == "pagerduty":
+        summary = (body.get("payload") or {}).get("summary") or body.get("dedup_key", "")
+        return f"[PagerDuty {body.get('event_action', '?')}] {summary}"[:110]
+    if arrival.dialect == "webhook":
+        return f"[webhook {body.get('status', '?')}] {body.get('groupKey', '')}"[:110]
+    return str(body.get("text", ""))[:110]
+
+
 class LiveView:
     """Samples/s in, alerts firing, pages delivered: polled once a second."""
 
@@ -78,6 +91,7 @@ class LiveView:
         self.rates: deque[tuple[float, float]] = deque(maxlen=6)
         self.firing: list[tuple] = []
         self.delivered = 0
+        self.incidents: list[tuple[str, int]] = []
         self.pages: deque[str] = deque(maxlen=6)
         self._seen_pages = 0
 
@@ -91,14 +105,16 @@ class LiveView:
                     "WHERE status = 'FIRING' "
                     "ORDER BY starts_at DESC LIMIT 8").fetchall()
                 self.delivered = conn.execute("SELECT count(*) FROM deliveries WHERE status = 'DELIVERED'").fetchone()[0]
+                self.incidents = conn.execute("SELECT status, count(*) FROM incidents WHERE status <> 'RESOLVED' "
+                                              "GROUP BY status ORDER BY status").fetchall()
         except psycopg.Error:
             pass
         if CONNECTORS in self.services:
             self.devices = _devices(CONNECTORS.port)
         new = []
         if self.receiver is not None:
-            pages = self.receiver.pages
-            new = [f"{time.strftime('%H:%M:%S')}  {page.get('text', '')[:110]}" for page in pages[self._seen_pages:]]
+            pages = self.receiver.arrivals()
+            new = [f"{time.strftime('%H:%M:%S')}  {_page_line(page)}" for page in pages[self._seen_pages:]]
             self.pages.extend(new)
             self._seen_pages = len(pages)
         return new
@@ -113,7 +129,9 @@ class LiveView:
         devices = (f"   devices up: {sum(1 for d in self.devices if d['up'])}/{len(self.devices)}"
                    if CONNECTORS in self.services else "")
         return (f"samples/s in: {self.rate():,.0f}   accepted: {self.rates[-1][1] if self.rates else 0:,.0f}   "
-                f"alerts firing: {len(self.firing)}   pages delivered: {self.delivered}{devices}")
+                f"alerts firing: {len(self.firing)}   open incidents: {sum(n for _, n in self.incidents)}"
+                f"{' (' + ', '.join(f'{n} {s.lower()}' for s, n in self.incidents) + ')' if self.incidents else ''}"
+                f"   pages delivered: {self.delivered}{devices}")
 
     def render(self) -> Group:
         procs = Table("process", "pid", "health", box=None, pad_edge=False)
@@ -181,6 +199,9 @@ def run_up(stack_settings: StackSettings, demo: bool, console: Console) -> int:
             receiver = DemoReceiver(DEMO_RECEIVER_PORT)
             receiver.start()
             env["VIGIL_SLACK_WEBHOOK_URL"] = receiver.url
+            env["VIGIL_ALERTING_CONFIG"] = str(DEMO_ALERTING)  # Slack for all, PagerDuty for paging alerts
+            env["VIGIL_DEMO_PD_URL"] = receiver.pagerduty_url
+            env["VIGIL_DEMO_PD_ROUTING_KEY"] = DEMO_PD_ROUTING_KEY
             _register_demo_devices(common.postgres_dsn.get_secret_value())
             from infra.demo.devices import connectors_yaml
 
