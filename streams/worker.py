@@ -48,7 +48,8 @@ def run(settings: StreamsSettings) -> None:
         f.start()
 
     def incident_engine(store) -> IncidentEngine:
-        return IncidentEngine(alerting, store, settings.metrics_partitions, inhibit, lambda: silences)
+        return IncidentEngine(alerting, store, settings.metrics_partitions, inhibit, lambda: silences,
+                              ready=lambda: silences.caught_up.is_set() and inhibit_feed.caught_up.is_set())
 
     app = build_app(settings, feed, incident_engine)
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)

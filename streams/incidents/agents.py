@@ -36,6 +36,9 @@ ROUTED = Counter("vigil_streams_routed_transitions_total", "Alert transitions ta
 GROUPS = Gauge("vigil_streams_incident_groups", "Incident groups held by this worker")
 
 
+FORGET_EVERY_S = 60.0
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -123,6 +126,8 @@ def install(app: faust.App, settings: StreamsSettings, engine_of, state_schema: 
             await emit(engine.on_command(cmd, _now_ms()))
             await checkpoint()
 
+    forgotten = [time.monotonic()]
+
     @app.timer(1.0)
     async def incident_timers():
         """Due group flushes (group_wait, group_interval, repeat) and escalations."""
@@ -131,6 +136,9 @@ def install(app: faust.App, settings: StreamsSettings, engine_of, state_schema: 
         owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.routed}
         await emit(engine.tick(_now_ms(), owned))
         await checkpoint()
+        if time.monotonic() - forgotten[0] > FORGET_EVERY_S:
+            forgotten[0] = time.monotonic()
+            engine.forget_idle()
         GROUPS.set(len(store.live))
 
     @app.on_partitions_revoked.connect

@@ -21,7 +21,7 @@ from streams.incidents.config import AlertingConfig
 from streams.incidents.context import Context, NoSilences, Silences
 from streams.incidents.escalate import due_escalation, on_command, on_timer
 from streams.incidents.flush import flush
-from streams.incidents.group import Group, add_alert, new_group
+from streams.incidents.group import Group, add_alert, is_open, new_group
 from streams.incidents.inhibit import InhibitIndex
 from streams.incidents.outputs import Outputs
 from streams.incidents.routing import group_labels, match_routes
@@ -44,12 +44,16 @@ class IncidentEngine:
     """Groups, dedups, silences, inhibits and escalates; keeps group state in one store."""
 
     def __init__(self, config: Callable[[], AlertingConfig], store: StateStore, partitions: int,
-                 inhibit: InhibitIndex | None = None, silences: Callable[[], Silences] | None = None) -> None:
+                 inhibit: InhibitIndex | None = None, silences: Callable[[], Silences] | None = None,
+                 ready: Callable[[], bool] = lambda: True) -> None:
         self.config = config
         self.store = store
         self.partitions = partitions
         self.inhibit = inhibit if inhibit is not None else InhibitIndex(config().inhibit_rules)  # an empty index is falsy
         self.silences = silences or NoSilences
+        # Until the silences and the inhibiting alerts were read, a flush could page what they mute:
+        # flushes wait (alerts still join their groups).
+        self.ready = ready
         self.decisions: Counter = Counter()  # reason → count, drained by the caller into metrics
         self._due: dict[str, int] | None = None  # group id → next timer (flush or escalation)
 
@@ -90,7 +94,8 @@ class IncidentEngine:
             route = ctx.route(group["r"])
             at = min(item["t"], now_ms)
             out = outs.get(gid) or Outputs(gid)
-            self._catch_up(group, ctx, at, out)  # flushes due before this transition happen without it
+            if self.ready():
+                self._catch_up(group, ctx, at, out)  # flushes due before this transition happen without it
             if add_alert(group, item, at, route.group_wait_ms, route.group_interval_ms):
                 self.store.changed(gid)
                 outs[gid] = out
@@ -116,6 +121,8 @@ class IncidentEngine:
 
     def tick(self, now_ms: int, owned: set[int]) -> list[Outputs]:
         """Every due flush and escalation of the groups on the partitions this worker owns."""
+        if not self.ready():
+            return []
         if self._due is None:
             self._due = {}
             for gid in self.store.keys():
@@ -136,7 +143,8 @@ class IncidentEngine:
 
     def _step(self, gid: str, group: Group, ctx: Context, out: Outputs) -> Outputs | None:
         """Take everything due for one group by now, in time order; reschedule it."""
-        self._catch_up(group, ctx, ctx.now_ms, out)
+        if self.ready():
+            self._catch_up(group, ctx, ctx.now_ms, out)
         self.store.changed(gid)
         self._schedule(gid, group)
         self.decisions.update(out.reasons)
@@ -162,6 +170,13 @@ class IncidentEngine:
             self._due[gid] = min(times)
         else:
             self._due.pop(gid, None)
+
+    def forget_idle(self) -> int:
+        """Drop from memory the groups with no alert and no open incident (the changelog keeps them)."""
+        evicted = self.store.evict(lambda gid, group: bool(group["a"]) or is_open(group))
+        if evicted and self._due is not None:
+            self._due = {gid: at for gid, at in self._due.items() if gid in self.store.live}
+        return evicted
 
     def reset(self) -> None:
         """Partitions moved: rebuild the timer index from the store at the next tick."""
