@@ -15,6 +15,7 @@ from pathlib import Path
 from bench import http_load, ingest_throughput, otlp, page_latency, remote_write, rules_eval
 from bench import modbus as modbus_bench
 from bench import mqtt as mqtt_bench
+from bench import notifications as notifications_bench
 from bench import statsd as statsd_bench
 from infra.stack import Stack
 from tests.harness import drop_env, new_env, start_test_stack
@@ -96,6 +97,7 @@ def rules(stack: Stack) -> None:
 
 BENCHMARKS = {"ingest": _http_protocol(ingest_throughput), "remote_write": _http_protocol(remote_write),
               "otlp": _http_protocol(otlp), "statsd": statsd, "mqtt": mqtt, "modbus": modbus,
+              "notifications": notifications_bench.bench,
               "page": page, "rules": rules}
 
 

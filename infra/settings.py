@@ -90,14 +90,23 @@ class SinksSettings(CommonSettings):
 
 
 class NotifierSettings(CommonSettings):
-    """`vigil notifier`: pages through Slack-compatible webhooks."""
+    """`vigil notifier`: pages through PagerDuty, Slack and webhooks (the receivers of VIGIL_ALERTING_CONFIG)."""
 
     notifier_health_port: int = 8093
-    slack_webhook_url: SecretStr | None = None
+    slack_webhook_url: SecretStr | None = Field(None, description="without VIGIL_ALERTING_CONFIG: the receiver "
+                                                "named `slack`")
     request_timeout_s: float = Field(5.0, gt=0)
     max_attempts: int = Field(6, ge=1)
     backoff_initial_s: float = Field(0.5, gt=0)
     backoff_max_s: float = Field(30.0, gt=0)
+    pagerduty_events_per_minute: float | None = Field(None, gt=0, description="per routing key; unset: "
+                                                      "PagerDuty's 120 (notifier.limiter)")
+    slack_messages_per_second: float | None = Field(None, gt=0, description="per webhook and channel; unset: "
+                                                    "Slack's 1 (notifier.limiter)")
+    external_url: str = Field("", description="where people reach Vigil's API: the webhook payload's "
+                              "externalURL and each alert's generatorURL")
+    notifier_max_in_flight: int = Field(1000, ge=1, description="notifications handled at once; the consumer "
+                                        "pauses beyond this")
 
 
 class ApiSettings(CommonSettings):

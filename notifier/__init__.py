@@ -1,1 +1,1 @@
-"""The notifier: notifications → receivers (Slack-compatible webhooks), once each, with retries."""
+"""The notifier: notifications → PagerDuty Events v2, Slack and Alertmanager-style webhooks, once each."""

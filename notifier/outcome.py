@@ -1,9 +1,15 @@
-"""What one delivery attempt produced, in the same shape for every receiver kind."""
+"""What one delivery attempt produced, in the same shape for every receiver kind, and how HTTP maps to it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from enum import Enum
+
+import httpx
+
+MAX_RESPONSE_CHARS = 1_024
 
 
 class Verdict(str, Enum):
@@ -22,3 +28,39 @@ class Outcome:
     http_status: int | None
     response: str
     retry_after_s: float | None = None
+
+
+def classify(status: int, retryable: frozenset[int]) -> Verdict:
+    """DELIVERED for 2xx, RETRY for the provider's retryable codes and any 5xx, FAILED otherwise."""
+    if 200 <= status < 300:
+        return Verdict.DELIVERED
+    return Verdict.RETRY if status in retryable or status >= 500 else Verdict.FAILED
+
+
+def retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header: delay-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+async def post_json(http: httpx.AsyncClient, url: str, body: bytes, timeout_s: float,
+                    retryable: frozenset[int]) -> Outcome:
+    """POST a JSON body once; never raises for the receiver's answer or a network error."""
+    try:
+        answer = await http.post(url, content=body, headers={"Content-Type": "application/json"}, timeout=timeout_s)
+    except httpx.TimeoutException:
+        return Outcome(Verdict.RETRY, None, f"timed out after {timeout_s:g}s")
+    except httpx.TransportError as exc:
+        return Outcome(Verdict.RETRY, None, f"connection failed: {type(exc).__name__}")
+    return Outcome(classify(answer.status_code, retryable), answer.status_code, answer.text[:MAX_RESPONSE_CHARS],
+                   retry_after(answer.headers.get("retry-after")))

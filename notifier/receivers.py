@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from notifier.pagerduty.config import PagerDutyConfig
 from notifier.slack.config import SlackConfig
 from notifier.webhook.config import WebhookConfig
+
+IntegrationConfig = PagerDutyConfig | SlackConfig | WebhookConfig
+
+
+class IntegrationSpec(NamedTuple):
+    """One integration of a receiver: its id (`team-pager/pagerduty/0`), kind and typed config."""
+
+    id: str
+    kind: str
+    config: IntegrationConfig
 
 
 class ReceiverConfig(BaseModel):
@@ -18,3 +30,10 @@ class ReceiverConfig(BaseModel):
     pagerduty_configs: tuple[PagerDutyConfig, ...] = ()
     slack_configs: tuple[SlackConfig, ...] = ()
     webhook_configs: tuple[WebhookConfig, ...] = ()
+
+    def integrations(self) -> list[IntegrationSpec]:
+        """Every integration with its id: `<receiver>/<kind>/<index in that kind's list>`."""
+        groups = (("pagerduty", self.pagerduty_configs), ("slack", self.slack_configs),
+                  ("webhook", self.webhook_configs))
+        return [IntegrationSpec(f"{self.name}/{kind}/{i}", kind, config)
+                for kind, configs in groups for i, config in enumerate(configs)]

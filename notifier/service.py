@@ -1,176 +1,237 @@
-"""`vigil notifier`: notifications topic → receivers, one Delivery record per attempt, offsets after."""
+"""`vigil notifier`: notifications topic → each integration of the addressed receiver, Delivery records, offsets after.
+
+One asyncio loop handles many notifications at once (notifier/inflight.py keeps per-key order and
+commits only finished offsets). A notification is settled when every integration of its receiver
+has a decision and every record it caused (Deliveries, dead letters) is acknowledged by the broker.
+Permanent failures and given-up sends go to the dead-letter topic with their final Delivery.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
-import threading
-import time
-from enum import Enum
+import sys
 
 import redis
-from confluent_kafka import Consumer, Producer
+import redis.asyncio as aioredis
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from infra.health import serve_health
 from infra.kafka import ensure_topics, make_consumer, make_producer
 from infra.retry import Backoff
 from infra.settings import NotifierSettings
 from notifier import metrics
-from notifier.idempotency import CLAIM_TTL_S, SentLedger
-from notifier.outcome import Outcome, Verdict
-from notifier.registry import Notifier, build_receivers
+from notifier.dispatch import DEAD_LETTER, Decision, Dispatcher, Result
+from notifier.idempotency import SentLedger, new_owner_id
+from notifier.inflight import Lanes, Offsets, Token
+from notifier.limiter import Limiter
+from notifier.outbox import Outbox
+from notifier.registry import Receiver, build_receivers, close_receivers, load_receivers
 from schemas import codec
 from schemas.codec import DecodeError
-from schemas.records import Delivery, Notification
+from schemas.records import Notification
 
 log = logging.getLogger(__name__)
 
-
-class Decision(str, Enum):
-    """Why a notification was or wasn't sent (logged, and a bounded metric label)."""
-
-    DELIVERED = "delivered"
-    DUPLICATE = "duplicate_skipped"
-    UNKNOWN_RECEIVER = "unknown_receiver"
-    FAILED_PERMANENTLY = "failed_permanently"
-    GAVE_UP = "gave_up_after_retries"
-    STOPPING = "stopping"
+POLL_BATCH = 500
+IDLE_SLEEP_S = 0.01  # between empty polls: the latency a page may gain here
+COMMIT_EVERY_S = 0.2
+ACK_POLL_S = 0.005
+REDIS_CONNECTIONS = 32
+SHUTDOWN_GRACE_S = 15.0  # for sends on the wire when stopping (requests time out before this)
 
 
-class Dispatcher:
-    """Delivers one notification: ledger check, attempts with backoff, Delivery records."""
+class Handler:
+    """Settles one notification: every integration of its receiver, then the acks of what it wrote."""
 
-    def __init__(self, receivers: dict[str, Notifier], ledger: SentLedger, producer: Producer, topic: str,
-                 backoff: Backoff, max_attempts: int, stop: threading.Event) -> None:
+    def __init__(self, receivers: dict[str, Receiver], dispatcher: Dispatcher, offsets: Offsets) -> None:
         self.receivers = receivers
-        self.ledger = ledger
-        self.producer = producer
-        self.topic = topic
-        self.backoff = backoff
-        self.max_attempts = max_attempts
-        self.stop = stop
-        self._codec = codec.delivery()
+        self.dispatcher = dispatcher
+        self.offsets = offsets
+        self.lanes = Lanes()
+        self.failed = asyncio.Event()  # a record was not acknowledged: stop, nothing later may be committed
 
-    def dispatch(self, note: Notification) -> Decision:
-        """Send `note` at most once per receiver; returns the decision with its reason."""
+    async def handle(self, note: Notification, raw: bytes, token: Token) -> None:
+        """Settle `note`; finish its offset unless it must be handled again (stopping, a record not acked)."""
+        try:
+            await self._settle(note, raw, token)
+        except Exception:  # our bug: stop rather than stall every later offset behind this one unnoticed
+            log.exception("notification %s: internal error; stopping without committing it", note["dedup_key"])
+            self.failed.set()
+
+    async def _settle(self, note: Notification, raw: bytes, token: Token) -> None:
         receiver = self.receivers.get(note["receiver"])
         if receiver is None:
-            self._record(note, 1, Outcome(Verdict.FAILED, None, f"no receiver named '{note['receiver']}' is "
-                                          "configured (set VIGIL_SLACK_WEBHOOK_URL for 'slack')"), 0.0)
-            return Decision.UNKNOWN_RECEIVER
-        if self.ledger.was_sent(note):
-            return Decision.DUPLICATE
-        deadline = time.monotonic() + CLAIM_TTL_S
-        while not self.ledger.claim(note):  # another replica is sending it right now
-            if self.ledger.was_sent(note):
-                return Decision.DUPLICATE
-            if time.monotonic() > deadline or self.stop.wait(0.5):
-                return Decision.STOPPING
-        for attempt in range(1, self.max_attempts + 1):
-            started = time.perf_counter()
-            outcome = receiver.notify(note)
-            elapsed = time.perf_counter() - started
-            metrics.LATENCY.labels(note["receiver"]).observe(elapsed)
-            metrics.ATTEMPTS.labels(note["receiver"], outcome.verdict.value).inc()
-            last = attempt == self.max_attempts
-            self._record(note, attempt, outcome, elapsed * 1000, final=last)
-            if outcome.verdict is Verdict.DELIVERED:
-                self.ledger.mark_sent(note)
-                return Decision.DELIVERED
-            if outcome.verdict is Verdict.FAILED:
-                self.ledger.release(note)
-                log.error("page %s/%s to %s failed permanently: %s %s", note["dedup_key"], note["action"],
-                          note["receiver"], outcome.http_status, outcome.response[:200])
-                return Decision.FAILED_PERMANENTLY
-            if last:
-                break
-            delay = self.backoff.delay(attempt)
-            if outcome.retry_after_s is not None:
-                delay = max(delay, min(outcome.retry_after_s, self.backoff.max_s))
-            log.warning("page %s/%s to %s: attempt %d got %s, retrying in %.1fs", note["dedup_key"], note["action"],
-                        note["receiver"], attempt, outcome.http_status or outcome.response, delay)
-            if self.stop.wait(delay):
-                self.ledger.release(note)
-                return Decision.STOPPING
-        self.ledger.release(note)
-        log.error("page %s/%s to %s given up after %d attempts", note["dedup_key"], note["action"],
-                  note["receiver"], self.max_attempts)
-        return Decision.GAVE_UP
-
-    def _record(self, note: Notification, attempt: int, outcome: Outcome, latency_ms: float,
-                final: bool = True) -> None:
-        if outcome.verdict is Verdict.DELIVERED:
-            status = "DELIVERED"
-        elif outcome.verdict is Verdict.RETRY and not final:
-            status = "RETRYING"
+            outcomes = [("none", note["receiver"], self.dispatcher.unknown_receiver(note))]
+        elif not receiver.integrations:
+            outcomes = [("none", note["receiver"], Result(Decision.NO_INTEGRATIONS))]
         else:
-            status = "FAILED"
-        record = Delivery(dedup_key=note["dedup_key"], receiver=note["receiver"], action=note["action"],
-                          sequence=note["sequence"], fingerprint=note["fingerprint"], attempt=attempt,
-                          status=status, http_status=outcome.http_status, response=outcome.response[:1024],
-                          latency_ms=latency_ms, attempted_at_ms=int(time.time() * 1000))
-        self.producer.produce(self.topic, self._codec.encode(record), key=note["dedup_key"].encode())
-        self.producer.poll(0)
-
-
-def consume(consumer: Consumer, dispatcher: Dispatcher, producer: Producer, stop: threading.Event) -> None:
-    """Handle notifications one by one; commit each only after its Delivery records are acked."""
-    decoder = codec.notification()
-    while not stop.is_set():
-        msg = consumer.poll(0.5)
-        if msg is None:
-            continue
-        if msg.error():
-            log.warning("consumer: %s", msg.error())
-            continue
+            results = await asyncio.gather(*(
+                self.lanes.run((i.id, note["dedup_key"]), self.dispatcher.deliver(note, i))
+                for i in receiver.integrations))
+            outcomes = [(i.kind, i.id, r) for i, r in zip(receiver.integrations, results)]
+        acks = []
+        for kind, where, result in outcomes:
+            metrics.DECISIONS.labels(kind, result.decision.value).inc()
+            log.info("notification %s %s #%d → %s: %s", note["dedup_key"], note["action"], note["sequence"], where,
+                     result.decision.value)
+            acks += result.acks
+            if result.decision in DEAD_LETTER and result.final is not None:
+                metrics.DEAD_LETTERED.labels(kind).inc()
+                acks.append(self.dispatcher.outbox.dead_letter(raw, note, result.final))
         try:
-            note = decoder.decode(msg.value())
-        except DecodeError as exc:
-            log.error("skipping undecodable record %s[%d]@%d: %s", msg.topic(), msg.partition(), msg.offset(), exc)
-            consumer.commit(message=msg, asynchronous=False)
-            continue
-        decision = dispatcher.dispatch(note)
-        metrics.DECISIONS.labels(note["receiver"], decision.value).inc()
-        log.info("notification %s %s seq=%d → %s: %s", note["dedup_key"], note["action"], note["sequence"],
-                 note["receiver"], decision.value)
-        if decision is Decision.STOPPING:
-            break  # not committed: the next start handles it again
-        remaining = producer.flush(30)
-        if remaining:
-            log.error("%d Delivery records not acknowledged; not committing", remaining)
-            break
-        consumer.commit(message=msg, asynchronous=False)
+            await asyncio.gather(*acks)
+        except Exception as exc:  # a ProduceError: the record may be lost, so this offset must not be committed
+            log.error("notification %s: a record was not acknowledged (%s); stopping without committing it",
+                      note["dedup_key"], exc)
+            self.failed.set()
+            return
+        if all(r.decision is not Decision.STOPPING for _, _, r in outcomes):
+            self.offsets.finish(token)
+
+
+async def consume(consumer: Consumer, topic: str, handler: Handler, outbox: Outbox, stop: asyncio.Event,
+                  max_in_flight: int) -> set[asyncio.Task]:
+    """Read and hand out notifications until `stop`; commits finished offsets as it goes. Returns tasks in flight."""
+    decoder = codec.notification()
+    offsets = handler.offsets
+    tasks: set[asyncio.Task] = set()
+    paused = False
+    loop = asyncio.get_running_loop()
+    next_commit = loop.time()
+
+    def on_assign(c: Consumer, partitions: list[TopicPartition]) -> None:
+        if paused:
+            c.pause(partitions)
+
+    def on_revoke(c: Consumer, partitions: list[TopicPartition]) -> None:
+        _commit(c, offsets, asynchronous=False)
+        offsets.revoke(partitions)
+
+    consumer.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
+    while not stop.is_set() and not handler.failed.is_set():
+        outbox.poll()
+        # Beyond max_in_flight the partitions are paused, but still polled: the group keeps a member
+        # only while it polls (max.poll.interval.ms), however long one slow receiver takes.
+        if not paused and len(tasks) >= max_in_flight:
+            consumer.pause(consumer.assignment())
+            paused = True
+        elif paused and len(tasks) < max_in_flight // 2:
+            consumer.resume(consumer.assignment())
+            paused = False
+        messages: list[Message] = consumer.consume(POLL_BATCH, timeout=0)
+        for msg in messages:
+            if msg.error():
+                log.warning("consumer: %s", msg.error())
+                continue
+            token = offsets.add(msg.topic(), msg.partition(), msg.offset())
+            try:
+                note = decoder.decode(msg.value())
+            except DecodeError as exc:
+                log.error("skipping undecodable record %s[%d]@%d: %s", msg.topic(), msg.partition(), msg.offset(), exc)
+                offsets.finish(token)
+                continue
+            task = asyncio.create_task(handler.handle(note, msg.value(), token))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if loop.time() >= next_commit:
+            _commit(consumer, offsets, asynchronous=True)
+            next_commit = loop.time() + COMMIT_EVERY_S
+        await asyncio.sleep(0 if messages else IDLE_SLEEP_S)
+    return tasks
+
+
+async def _pump(outbox: Outbox, done: asyncio.Event) -> None:
+    """Serve the broker's acks also while the consume loop is not running (at shutdown)."""
+    while not done.is_set():
+        outbox.poll()
+        await asyncio.sleep(ACK_POLL_S)
+
+
+def _commit(consumer: Consumer, offsets: Offsets, asynchronous: bool) -> None:
+    committable = offsets.committable()
+    if not committable:
+        return
+    try:
+        consumer.commit(offsets=committable, asynchronous=asynchronous)
+    except KafkaException as exc:  # e.g. during a rebalance; the next commit covers it, redelivery is deduplicated
+        log.warning("offset commit failed: %s", exc)
+
+
+async def serve(settings: NotifierSettings, receivers: dict[str, Receiver], stop: asyncio.Event) -> bool:
+    """Run the notifier until `stop` is set and settle what is in flight; False when a record was not acked."""
+    # A blocking pool: hundreds of sends in flight wait for a connection instead of failing.
+    store = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(
+        settings.redis_url.get_secret_value(), max_connections=REDIS_CONNECTIONS, timeout=None))
+    ledger = SentLedger(store, settings.topic_prefix, new_owner_id())
+    await ledger.announce()
+    retired = asyncio.Event()
+    liveness = asyncio.create_task(ledger.keep_alive(retired))
+    outbox = Outbox(make_producer(settings), settings.topics)
+    pump = asyncio.create_task(_pump(outbox, retired))
+    dispatcher = Dispatcher(ledger, Limiter(store, settings.topic_prefix), outbox,
+                            Backoff(settings.backoff_initial_s, settings.backoff_max_s), settings.max_attempts, stop)
+    handler = Handler(receivers, dispatcher, Offsets())
+    consumer = make_consumer(settings, f"{settings.topic_prefix}.notifier")
+    log.info("notifier %s: receivers %s", ledger.owner, ", ".join(
+        f"{r.name} ({', '.join(i.id for i in r.integrations) or 'no integrations'})" for r in receivers.values())
+        or "none")
+    try:
+        tasks = await consume(consumer, settings.topics.notifications, handler, outbox, stop,
+                              settings.notifier_max_in_flight)
+        stop.set()  # waits (limiter, backoff, claims) end now; sends on the wire finish
+        unfinished = (await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S))[1] if tasks else set()
+        if unfinished:
+            log.warning("%d notifications still on the wire at exit: a restart treats them as in doubt",
+                        len(unfinished))
+        if not handler.failed.is_set():
+            _commit(consumer, handler.offsets, asynchronous=False)
+        retired.set()
+        await asyncio.gather(liveness, pump)
+        if not unfinished:  # else our claims must look dead once the liveness key expires
+            await ledger.retire()
+        return not handler.failed.is_set()
+    finally:
+        retired.set()
+        consumer.close()
+        outbox.flush(10)
+        await close_receivers(receivers)
+        await store.aclose()
 
 
 def run(settings: NotifierSettings) -> None:
     """Serve /healthz and /metrics, then consume until SIGINT/SIGTERM."""
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    try:
+        configs = load_receivers(settings)
+    except (ValueError, OSError) as exc:  # AlertingConfigError names the file, line and field
+        print(f"vigil notifier: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     ensure_topics(settings)
-    receivers = build_receivers(settings)
+    receivers = build_receivers(configs, settings)
     if not receivers:
-        log.warning("no receiver configured: set VIGIL_SLACK_WEBHOOK_URL; notifications will fail")
-    store = redis.Redis.from_url(settings.redis_url.get_secret_value())
-    ledger = SentLedger(store, settings.topic_prefix)
-    producer = make_producer(settings)
-    consumer = make_consumer(settings, f"{settings.topic_prefix}.notifier")
-    consumer.subscribe([settings.topics.notifications])
+        log.warning("no receiver configured: set VIGIL_ALERTING_CONFIG (or VIGIL_SLACK_WEBHOOK_URL for the receiver "
+                    "named 'slack'); notifications will fail")
+    health_store = redis.Redis.from_url(settings.redis_url.get_secret_value())
 
     def healthy() -> bool:
         try:
-            return bool(store.ping())
+            return bool(health_store.ping())
         except redis.RedisError:
             return False
 
     server = serve_health(settings.notifier_health_port, healthy)
-    dispatcher = Dispatcher(receivers, ledger, producer, settings.topics.deliveries,
-                            Backoff(settings.backoff_initial_s, settings.backoff_max_s), settings.max_attempts, stop)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        if not await serve(settings, receivers, stop):
+            raise SystemExit(1)
+
     try:
-        consume(consumer, dispatcher, producer, stop)
+        asyncio.run(main())
     finally:
-        consumer.close()
-        producer.flush(10)
-        for receiver in receivers.values():
-            receiver.close()
         server.shutdown()
+        health_store.close()

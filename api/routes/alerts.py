@@ -28,8 +28,11 @@ _PAGE = sql.SQL("SELECT {columns} FROM alerts WHERE {where} ORDER BY updated_at 
 _DETAIL = sql.SQL("SELECT {columns} FROM alerts WHERE fingerprint = %s")
 _HISTORY = ("SELECT sequence, status, value, labels, annotations, event_time, recorded_at "
             "FROM alert_events WHERE fingerprint = %s ORDER BY event_time, sequence")
+# Pages are per incident (a group of alerts): an alert's deliveries are those of every incident that held it.
 _DELIVERIES = ("SELECT receiver, action, sequence, attempt, status, http_status, response, latency_ms, attempted_at "
-               "FROM deliveries WHERE fingerprint = %s ORDER BY attempted_at, attempt")
+               "FROM deliveries WHERE fingerprint = %s OR dedup_key IN ("
+               "SELECT DISTINCT incident_key FROM incident_events WHERE fingerprints @> jsonb_build_array(%s::text)) "
+               "ORDER BY attempted_at, attempt")
 
 
 def _finite(row: dict) -> dict:
@@ -115,6 +118,6 @@ async def get_alert(
             raise HTTPException(404, f"no alert with fingerprint {fingerprint}")
         await cur.execute(_HISTORY, (fingerprint,))
         history = [_finite(row) for row in await cur.fetchall()]
-        await cur.execute(_DELIVERIES, (fingerprint,))
+        await cur.execute(_DELIVERIES, (fingerprint, fingerprint))
         deliveries = await cur.fetchall()
     return AlertDetail(**_finite(alert), history=history, deliveries=deliveries)

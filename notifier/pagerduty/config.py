@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 EVENTS_V2_URL = "https://events.pagerduty.com/v2/enqueue"
+# payload.severity: https://developer.pagerduty.com/docs/events-api-v2/trigger-events/
+SEVERITIES = ("critical", "error", "warning", "info")
 
 
 class PagerDutyConfig(BaseModel):
@@ -20,3 +22,11 @@ class PagerDutyConfig(BaseModel):
     severity: str | None = Field(None, description="Jinja2 template; must render to critical|error|warning|info")
     send_resolved: bool = True
     timeout_s: float = Field(10.0, gt=0)
+
+    @field_validator("severity")
+    @classmethod
+    def _known_severity(cls, value: str | None) -> str | None:
+        # A template is checked by rendering it (notifier.templates); plain text can be checked here.
+        if value is not None and "{" not in value and value.strip() not in SEVERITIES:
+            raise ValueError(f"severity {value!r}: expected one of {', '.join(SEVERITIES)} or a template")
+        return value

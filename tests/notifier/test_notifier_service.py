@@ -1,4 +1,5 @@
-"""`vigil notifier` against real Kafka, real Redis and a real HTTP webhook receiver."""
+"""`vigil notifier` without an alerting config (VIGIL_SLACK_WEBHOOK_URL is the receiver `slack`), as a
+real subprocess against real Kafka, real Redis and the local Slack-compatible receiver."""
 
 from __future__ import annotations
 
@@ -12,15 +13,16 @@ from infra.kafka import make_producer
 from schemas import codec
 from tests.harness import free_port
 from tests.kafka_io import TopicReader
+from tests.notifier.incidents import alert, incident
 
 pytestmark = pytest.mark.integration
 
 
-def note(dedup: str, action: str = "TRIGGER", sequence: int = 1, event_time_ms: int = 1) -> dict:
-    return {"dedup_key": dedup, "receiver": "slack", "action": action, "sequence": sequence, "fingerprint": dedup,
-            "severity": "page", "title": f"HighCPU {dedup}", "text": f"cpu high on {dedup}",
-            "labels": {"alertname": "HighCPU", "host": dedup}, "annotations": {}, "event_time_ms": event_time_ms,
-            "created_at_ms": int(time.time() * 1000)}
+def note(key: str, action: str = "TRIGGER", sequence: int = 1, event_time_ms: int = 1) -> dict:
+    resolved = action == "RESOLVE"
+    n = incident(key, action, sequence, receiver="slack", alerts=[alert(1, "resolved" if resolved else "firing")],
+                 status="RESOLVED" if resolved else "OPEN", event_time_ms=event_time_ms)
+    return {**n, "title": f"[{'RESOLVED' if resolved else 'FIRING:1'}] HighCPU {key}"}
 
 
 def publish(settings, *notes) -> None:
@@ -53,15 +55,21 @@ def wait_pages(receiver, count, timeout=30.0):
     return receiver.pages
 
 
+def headers(pages) -> list[str]:
+    return [p["blocks"][0]["text"]["text"] for p in pages]
+
+
 def test_one_page_per_transition_and_a_delivery_record(vigil_env, receiver):
     start_notifier(vigil_env, receiver)
     publish(vigil_env.settings, note("web-1"), note("web-1", "RESOLVE", 2))
     pages = wait_pages(receiver, 2)
-    assert [p["text"].split(":")[0] for p in pages] == ["[FIRING] HighCPU web-1", "[RESOLVED] HighCPU web-1"]
+    assert [p["text"] for p in pages] == ["[FIRING:1] HighCPU web-1: CPU high on the web tier",
+                                          "[RESOLVED] HighCPU web-1: CPU high on the web tier"]
+    assert headers(pages) == [":rotating_light: [FIRING:1] HighCPU web-1", ":white_check_mark: [RESOLVED] HighCPU web-1"]
     deliveries = TopicReader(vigil_env.settings, vigil_env.settings.topics.deliveries, codec.delivery())
     records = deliveries.wait_for(lambda r: len(r) >= 2)
-    assert [(d["action"], d["status"], d["attempt"], d["http_status"]) for d in records] == [
-        ("TRIGGER", "DELIVERED", 1, 200), ("RESOLVE", "DELIVERED", 1, 200)]
+    assert [(d["receiver"], d["action"], d["status"], d["attempt"], d["http_status"]) for d in records] == [
+        ("slack/slack/0", "TRIGGER", "DELIVERED", 1, 200), ("slack/slack/0", "RESOLVE", "DELIVERED", 1, 200)]
 
 
 def test_redelivery_after_restart_never_pages_twice(vigil_env, receiver):
@@ -74,8 +82,7 @@ def test_redelivery_after_restart_never_pages_twice(vigil_env, receiver):
     start_notifier(vigil_env, receiver, "n2")
     publish(vigil_env.settings, note("web-3"))
     pages = wait_pages(receiver, 2)
-    assert [p["blocks"][0]["text"]["text"] for p in pages] == [
-        ":rotating_light: [FIRING] HighCPU web-2", ":rotating_light: [FIRING] HighCPU web-3"]
+    assert headers(pages) == [":rotating_light: [FIRING:1] HighCPU web-2", ":rotating_light: [FIRING:1] HighCPU web-3"]
 
 
 def test_a_new_episode_after_a_broker_reset_pages_again(vigil_env, receiver):
@@ -106,7 +113,7 @@ def test_permanent_failure_is_not_retried_and_does_not_block(vigil_env, receiver
     publish(vigil_env.settings, note("web-5"), note("web-6"))
     pages = wait_pages(receiver, 1)
     assert len(pages) == 1 and receiver.requests == 2  # the 404 was not retried
-    paged = pages[0]["text"].split(":")[0].rsplit(" ", 1)[1]
+    paged = pages[0]["text"].split(":")[1].split()[-1]
     deliveries = TopicReader(vigil_env.settings, vigil_env.settings.topics.deliveries, codec.delivery())
     records = deliveries.wait_for(lambda r: len(r) >= 2)
     failed = ({"web-5", "web-6"} - {paged}).pop()
@@ -123,3 +130,13 @@ def test_receiver_down_gives_up_after_max_attempts(vigil_env):
     records = deliveries.wait_for(lambda r: len(r) >= 4, timeout=60)
     assert [d["status"] for d in records] == ["RETRYING", "RETRYING", "RETRYING", "FAILED"]
     assert all(d["http_status"] is None and "connection failed" in d["response"] for d in records)
+    dead = TopicReader(vigil_env.settings, vigil_env.settings.topics.dead_notifications, codec.notification())
+    assert [n["dedup_key"] for n in dead.wait_for(lambda r: len(r) >= 1)] == ["web-7"]
+
+
+def test_a_notification_for_an_unknown_receiver_is_dead_lettered(vigil_env, receiver):
+    start_notifier(vigil_env, receiver)
+    publish(vigil_env.settings, {**note("web-8"), "receiver": "nobody"}, note("web-9"))
+    assert len(wait_pages(receiver, 1)) == 1
+    dead = TopicReader(vigil_env.settings, vigil_env.settings.topics.dead_notifications, codec.notification())
+    assert [n["receiver"] for n in dead.wait_for(lambda r: len(r) >= 1)] == ["nobody"]
