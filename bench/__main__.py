@@ -1,7 +1,8 @@
 """`make bench`: ingest throughput per protocol and page latency, each on its own slice of a fresh stack.
 
 ``python -m bench`` runs them all; ``python -m bench NAME …`` runs some: ingest (Influx line
-protocol), remote_write, otlp, statsd, mqtt, modbus, page, rules (evaluation with 1,000 rules).
+protocol), remote_write, otlp, statsd, mqtt, modbus, page, rules (evaluation with 1,000 rules),
+notifications (pages/s through the notifier), incidents (alert transitions/s through grouping and escalation).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable
 import tempfile
 from pathlib import Path
 
+from bench import incidents as incidents_bench
 from bench import http_load, ingest_throughput, otlp, page_latency, remote_write, rules_eval
 from bench import modbus as modbus_bench
 from bench import mqtt as mqtt_bench
@@ -85,6 +87,19 @@ def page(stack: Stack) -> None:
               f"max {figures['max_ms']:.0f} ms over {figures['probes']} probes", flush=True)
 
 
+def incidents(stack: Stack) -> None:
+    """Alert transitions/s through grouping, dedup and escalation: in one engine, and on one worker."""
+    print(f"incidents: {incidents_bench.SHAPE}", flush=True)
+    figures = incidents_bench.engine_run()
+    print(f"  engine  {figures['per_s']:,.0f} transitions/s ({figures['transitions']:,} in {figures['seconds']:.2f} s; "
+          f"{figures['pages']:,} pages, {figures['incident_events']:,} incident transitions)", flush=True)
+    with _slice(stack) as env:
+        figures = incidents_bench.worker_run(env, Path(tempfile.mkdtemp(prefix="vigil-bench-")))
+        print(f"  worker  {figures['per_s']:,.0f} transitions/s ({figures['transitions']:,.0f} in "
+              f"{figures['seconds']:.2f} s from the routed topic; the worker used {figures['cpu_share']:.0%} of a core)",
+              flush=True)
+
+
 def rules(stack: Stack) -> None:
     """Samples/s through evaluation on one streams worker with 1,000 rules."""
     print(f"rules: {rules_eval.SHAPE}, one worker", flush=True)
@@ -97,7 +112,7 @@ def rules(stack: Stack) -> None:
 
 BENCHMARKS = {"ingest": _http_protocol(ingest_throughput), "remote_write": _http_protocol(remote_write),
               "otlp": _http_protocol(otlp), "statsd": statsd, "mqtt": mqtt, "modbus": modbus,
-              "notifications": notifications_bench.bench,
+              "notifications": notifications_bench.bench, "incidents": incidents,
               "page": page, "rules": rules}
 
 
