@@ -27,7 +27,7 @@ class RetryableError(Exception):
 
 @dataclass(frozen=True)
 class Backoff:
-    """Exponential backoff with full jitter, capped."""
+    """Exponential backoff, capped, with "equal jitter": half the delay fixed, half random (never near 0)."""
 
     initial_s: float = 0.5
     max_s: float = 30.0
