@@ -155,9 +155,10 @@ class SentLedger:
                 await self._redis.set(key, b"1", ex=LIVENESS_TTL_S)
             except aioredis.RedisError as exc:
                 log.warning("liveness refresh failed: %s", exc)
-            try:
-                await asyncio.wait_for(done.wait(), LIVENESS_REFRESH_S)
-            except asyncio.TimeoutError:
+            try:  # asyncio.timeout: wait_for can swallow a cancel on Python 3.11 (see ingest/opcua/connector.py)
+                async with asyncio.timeout(LIVENESS_REFRESH_S):
+                    await done.wait()
+            except TimeoutError:
                 pass
 
     async def retire(self) -> None:

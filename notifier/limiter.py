@@ -83,8 +83,9 @@ class Limiter:
 
 async def wait_or_stop(stop: asyncio.Event, seconds: float) -> bool:
     """Sleep `seconds` unless `stop` is set first; True when stopping."""
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except asyncio.TimeoutError:
+    try:  # asyncio.timeout: wait_for can swallow a cancel on Python 3.11 (see ingest/opcua/connector.py)
+        async with asyncio.timeout(seconds):
+            await stop.wait()
+    except TimeoutError:
         return False
     return True

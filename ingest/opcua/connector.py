@@ -151,9 +151,12 @@ class OpcuaConnector:
         """
         probe = client.get_node(CURRENT_TIME)
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 a cancel arriving as wait_for times out is
+            # swallowed (it raises TimeoutError), and this loop would then never end (seen in CI).
             try:
-                await asyncio.wait_for(handler.lost.wait(), timeout=self.config.availability_interval)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(self.config.availability_interval):
+                    await handler.lost.wait()
+            except TimeoutError:
                 pass
             if handler.lost.is_set():
                 raise ConnectionLost(handler.reason)
