@@ -38,7 +38,8 @@ def test_check_prints_the_tree_and_counts():
     out = squeeze(result.stdout)
     assert "0 (every alert) → slack group by alertname, host wait 5s · interval 30s · repeat 4h policy default" in out
     assert '0.0 {severity=~"page|critical"} → primary (schedule) group by alertname, host' in out and "continue" in out
-    assert "2 routes, 2 receivers, 1 inhibit rule, 0 time intervals, 1 escalation policy, 1 schedule" in out
+    assert "0.1 (every alert) → slack" in out
+    assert "3 routes, 2 receivers, 1 inhibit rule, 0 time intervals, 1 escalation policy, 1 schedule" in out
     assert "demo-key" not in result.output  # secrets are never printed
 
 
