@@ -105,7 +105,8 @@ class AlertingConfig:
 
     @classmethod
     def default(cls, receiver: str) -> AlertingConfig:
-        """no file: one root route to `receiver` with the defaults, no receivers (the notifier then builds 'slack' from VIGIL_SLACK_WEBHOOK_URL)"""
+        """One root route to `receiver` with Alertmanager's defaults and no receivers. (A worker without a
+        file uses config_source.without_file instead: every alert its own incident, paged at once.)"""
         return cls(route=default_route(receiver), receivers=(), inhibit_rules=(), time_intervals={},
                    escalation_policies={DEFAULT_POLICY: EscalationPolicy(name=DEFAULT_POLICY)}, schedules={})
 
