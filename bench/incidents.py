@@ -109,8 +109,8 @@ def worker_run(env: VigilEnv, tmp: Path) -> dict:
     ensure_topics(settings)
     config = tmp / "alerting.yaml"
     config.write_text(yaml.safe_dump(CONFIG))
-    engine = IncidentEngine(lambda: parse_alerting_config(CONFIG, "bench"), MemoryStore(),
-                            settings.metrics_partitions)
+    parsed = parse_alerting_config(CONFIG, "bench")
+    engine = IncidentEngine(lambda: parsed, MemoryStore(), settings.metrics_partitions)
     producer = make_producer(settings)
     batch: dict[int, list[dict]] = {}
     count = 0

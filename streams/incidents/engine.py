@@ -33,9 +33,8 @@ MAX_STEPS_AT_ONCE = 100  # a worker back after a long pause catches up over a fe
 
 @dataclass(frozen=True, slots=True)
 class Routed:
-    """One alert transition for one group, on its way to the group's partition."""
+    """One alert transition for one group (`item["g"]`), on its way to the group's partition."""
 
-    gid: str
     partition: int
     item: dict
 
@@ -73,7 +72,7 @@ class IncidentEngine:
         for route in match_routes(self.config().route, labels):
             values = group_labels(route, labels)
             gid = group_id(route.path, values)
-            out.append(Routed(gid, incident_partition(gid, self.partitions), {
+            out.append(Routed(incident_partition(gid, self.partitions), {
                 "g": gid, "r": route.path, "gl": values, "fp": event["fingerprint"], "st": event["status"],
                 "n": event["alertname"], "l": labels, "an": event["annotations"], "sa": event["starts_at_ms"],
                 "ea": event["ends_at_ms"], "v": event["value"], "t": event["event_time_ms"],

@@ -52,6 +52,14 @@ def page(group: Group, out: Outputs, ctx: Context, receivers: list[str], action:
     return receivers
 
 
+def receivers_for(ctx: Context, out: Outputs, names, at_ms: int) -> list[str]:
+    """The receivers these targets name at `at_ms` (schedules resolved); notes when a schedule had nobody."""
+    receivers, everyone = ctx.targets(names, at_ms)
+    if not everyone:
+        out.reasons.append(Reason.NOBODY_ON_CALL)
+    return receivers
+
+
 def schedule_escalation(group: Group, ctx: Context, from_ms: int) -> None:
     """Arm the escalate_after timer of a (re)opened incident."""
     inc = group["inc"]
@@ -67,9 +75,7 @@ def escalate(group: Group, ctx: Context, out: Outputs, logical_ms: int, reason: 
         return
     policy = ctx.config.policy(inc["pol"])
     level = policy.escalated_receivers if status == "ESCALATED" else policy.critical_receivers
-    receivers, everyone = ctx.targets(level or (inc["rcv"],), logical_ms)
-    if not everyone:
-        out.reasons.append(Reason.NOBODY_ON_CALL)
+    receivers = receivers_for(ctx, out, level or (inc["rcv"],), logical_ms)
     reason = reason or (Reason.ESCALATED if status == "ESCALATED" else Reason.CRITICAL)
     inc["ea"] = None
     inc["ca"] = logical_ms + policy.critical_after_ms if status == "ESCALATED" else None

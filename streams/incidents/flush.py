@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from streams.incidents.context import Context
 from streams.incidents.dedup import decide
-from streams.incidents.escalate import firing_of, page, resolve, schedule_escalation, transition
+from streams.incidents.escalate import firing_of, page, receivers_for, resolve, schedule_escalation, transition
 from streams.incidents.group import Group, Incident, is_open
 from streams.incidents.outputs import Outputs
 from streams.incidents.reasons import Reason
@@ -44,17 +44,17 @@ def flush(group: Group, ctx: Context, out: Outputs) -> None:
     reason = decide(group, firing, notifiable, suppressed, at, route.repeat_interval_ms)
     pages_before = len(out.notes)
     if reason == Reason.FIRST_NOTIFICATION:
-        group["ep"] += 1
         # <group id>.<opened at, ms>: unique even after the embedded broker forgot every group's state
         # (Postgres remembers earlier incidents of the group), and the same when a worker replays.
         group["inc"] = Incident(key=f"{group['gid']}.{at}", st="OPEN", seq=0, ns=0, op=at, ea=None,
                                 ca=None, pg=[], pol=route.escalation_policy, rcv=route.receiver)
         schedule_escalation(group, ctx, at)
-        transition(group, ctx, out, "OPEN", reason, at, _receivers(ctx, out, [route.receiver], at), "TRIGGER")
+        transition(group, ctx, out, "OPEN", reason, at, receivers_for(ctx, out, [route.receiver], at), "TRIGGER")
     elif reason == Reason.ALL_ALERTS_RESOLVED:
         resolve(group, ctx, out, reason, at)
     elif reason in (Reason.GROUP_CHANGED, Reason.REPEAT_INTERVAL_ELAPSED):
-        page(group, out, ctx, _receivers(ctx, out, [route.receiver, *group["inc"]["pg"]], at), "TRIGGER", reason, at)
+        page(group, out, ctx, receivers_for(ctx, out, [route.receiver, *group["inc"]["pg"]], at), "TRIGGER", reason,
+             at)
         out.reasons.append(reason)
     else:
         out.reasons.append(reason)
@@ -75,10 +75,3 @@ def next_flush(group: Group, interval_ms: int, repeat_ms: int, at_ms: int) -> in
     if interval_ms > 0:
         return at_ms + interval_ms
     return group["ln"] + repeat_ms if is_open(group) and group["ln"] is not None else None
-
-
-def _receivers(ctx: Context, out: Outputs, names: list[str], at_ms: int) -> list[str]:
-    receivers, everyone = ctx.targets(names, at_ms)
-    if not everyone:
-        out.reasons.append(Reason.NOBODY_ON_CALL)
-    return receivers

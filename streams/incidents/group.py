@@ -48,7 +48,6 @@ class Group(TypedDict, total=False):
     fl: int | None  # next flush (logical ms)
     nf: list[str]  # fingerprints paged as firing last time
     ln: int | None  # last page (logical ms), for repeat_interval
-    ep: int  # incidents of this group so far
     inc: Incident | None
     cmd: list[str]  # recent command ids (redelivery)
 
@@ -61,7 +60,7 @@ def group_key(route: Route, labels: dict[str, str]) -> str:
 def new_group(gid: str, route: Route, labels: dict[str, str]) -> Group:
     """An empty group of `route` for these group label values."""
     return Group(gid=gid, gk=group_key(route, labels), r=route.path, gl=labels, a={}, fl=None, nf=[], ln=None,
-                 ep=0, inc=None, cmd=[])
+                 inc=None, cmd=[])
 
 
 def is_open(group: Group) -> bool:

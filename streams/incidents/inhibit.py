@@ -7,7 +7,8 @@ time; so does Vigil, at each group flush, which is why `group_wait` also gives a
 the time to arrive. https://prometheus.io/docs/alerting/latest/configuration/#inhibit_rule
 
 Every worker needs every firing source alert, whatever partition it lives on: the index is fed
-from the whole alerts topic (streams/inhibit_feed.py), newest transition per fingerprint wins.
+from the whole alerts topic (streams/incidents/inhibit_feed.py), newest transition per fingerprint
+wins. It keeps every firing alert, so a rule added by a config reload applies at once.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ class InhibitIndex:
         self._lock = threading.Lock()  # applied from the feed thread, read by the Faust loop
         self.rules: tuple[InhibitRule, ...] = ()
         self._sources: list[dict[tuple[str, ...], set[str]]] = []
-        self._firing: dict[str, dict[str, str]] = {}  # fingerprint → labels, of source-matching alerts
+        # fingerprint → labels of every firing alert, so a rule added by a config reload finds its sources
+        self._firing: dict[str, dict[str, str]] = {}
         self.set_rules(rules)
 
     def set_rules(self, rules: Sequence[InhibitRule]) -> None:
@@ -45,7 +47,7 @@ class InhibitIndex:
                     holders = self._sources[i].get(_values(rule, known))
                     if holders is not None:
                         holders.discard(fingerprint)
-            if status == "FIRING" and any(_all(r.source_matchers, labels) for r in self.rules):
+            if status == "FIRING":
                 self._firing[fingerprint] = labels
                 self._index(fingerprint, labels)
 
@@ -56,8 +58,6 @@ class InhibitIndex:
 
     def inhibited(self, fingerprint: str, labels: dict[str, str]) -> bool:
         """True when a firing source alert (not this one) inhibits the alert with these labels."""
-        if not self._firing:
-            return False
         with self._lock:
             for i, rule in enumerate(self.rules):
                 if not _all(rule.target_matchers, labels):
@@ -68,7 +68,8 @@ class InhibitIndex:
         return False
 
     def __len__(self) -> int:
-        return len(self._firing)
+        """Firing alerts that inhibit something under the current rules."""
+        return len({fp for holders in self._sources for values in holders.values() for fp in values})
 
 
 def _values(rule: InhibitRule, labels: dict[str, str]) -> tuple[str, ...]:

@@ -3,7 +3,7 @@
 A target alert's group may live on one worker and the inhibiting source alert's transition
 arrive on another, so each worker reads every alert transition (like the rules, not as a
 member of its group) and keeps the firing ones that match an inhibit rule's source side
-(streams/incidents/inhibit.py). Memory is bounded by the firing source alerts, not the topic.
+(streams/incidents/inhibit.py). Memory is bounded by the alerts firing now, not by the topic.
 """
 
 from __future__ import annotations

@@ -10,11 +10,10 @@ from streams.incidents.group import Group
 
 
 class MemoryStore:
-    """Groups by id, in memory; counts changes."""
+    """Groups by id, in memory."""
 
     def __init__(self) -> None:
         self.live: dict[str, Group] = {}
-        self.changes = 0
 
     def get(self, key: str) -> Group | None:
         return self.live.get(key)
@@ -23,7 +22,7 @@ class MemoryStore:
         self.live[key] = state
 
     def changed(self, key: str) -> None:
-        self.changes += 1
+        """Nothing to write: the dict is the state."""
 
     def keys(self) -> set[str]:
         return set(self.live)

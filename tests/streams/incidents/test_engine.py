@@ -15,6 +15,7 @@ from schemas.records import AlertEvent, Command
 from schemas.series_id import fingerprint
 from streams.incidents.config import parse_alerting_config
 from streams.incidents.engine import IncidentEngine
+from streams.incidents.inhibit import InhibitIndex
 from streams.incidents.memory_store import MemoryStore
 from streams.incidents.reasons import Reason
 
@@ -41,10 +42,10 @@ class Silences:
                 if a <= at_ms < b and all(labels.get(k) == v for k, v in eq.items())]
 
 
-def engine(raw=None, silences=None) -> IncidentEngine:
+def engine(raw=None, silences=None, inhibit=None) -> IncidentEngine:
     config = parse_alerting_config(copy.deepcopy(raw or BASE), "test")
     s = silences or Silences()
-    return IncidentEngine(lambda: config, MemoryStore(), 4, silences=lambda: s)
+    return IncidentEngine(lambda: config, MemoryStore(), 4, inhibit=inhibit, silences=lambda: s)
 
 
 def alert(name="HighCPU", status="FIRING", seq=1, at=T0, **labels) -> AlertEvent:
@@ -199,16 +200,18 @@ def test_inhibition_suppresses_targets_with_equal_labels_only():
     raw["route"]["group_by"] = ["alertname", "host"]
     raw["inhibit_rules"] = [{"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'],
                              "equal": ["host"]}]
-    e = engine(raw)
+    # The worker hands the engine the index its inhibit feed fills (empty at first): feed that one.
+    fed = InhibitIndex()
+    e = engine(raw, inhibit=fed)
     source = alert("HostDown", severity="critical", host="h1")
-    e.inhibit.apply(source["fingerprint"], "FIRING", source["labels"])  # the inhibit feed's job
+    fed.apply(source["fingerprint"], "FIRING", source["labels"])  # the inhibit feed's job
     feed(e, [source, alert("HighLatency", severity="warning", host="h1"),
              alert("HighLatency", severity="warning", host="h2")], T0)
     notes, _ = tick(e, T0 + 30 * S)
     assert sorted((n["alerts"][0]["alertname"], n["group_labels"]["host"]) for n in notes) == [
         ("HighLatency", "h2"), ("HostDown", "h1")]
     assert e.decisions[Reason.INHIBITED] == 1
-    e.inhibit.apply(source["fingerprint"], "RESOLVED", source["labels"])
+    fed.apply(source["fingerprint"], "RESOLVED", source["labels"])
     notes, _ = tick(e, T0 + 30 * S + 5 * M)
     assert [n["alerts"][0]["alertname"] for n in notes] == ["HighLatency"]
 
