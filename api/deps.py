@@ -1,4 +1,4 @@
-"""Dependencies routes declare with `Annotated` aliases: the Postgres pool and the TSDB client."""
+"""Dependencies routes declare with `Annotated` aliases: the Postgres pool, the TSDB client, the caller's key."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from typing import Annotated
 import httpx
 from fastapi import Depends, Request
 from psycopg_pool import AsyncConnectionPool
+
+from api.auth import Principal, require
+from api.keys import Role
 
 
 def _pool(request: Request) -> AsyncConnectionPool:
@@ -19,3 +22,6 @@ def _tsdb(request: Request) -> httpx.AsyncClient:
 
 DbDep = Annotated[AsyncConnectionPool, Depends(_pool)]
 TsdbDep = Annotated[httpx.AsyncClient, Depends(_tsdb)]
+ViewerKey = Annotated[Principal, Depends(require(Role.VIEWER))]
+OperatorKey = Annotated[Principal, Depends(require(Role.OPERATOR))]
+AdminKey = Annotated[Principal, Depends(require(Role.ADMIN))]

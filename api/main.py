@@ -8,21 +8,30 @@ from contextlib import asynccontextmanager, suppress
 from typing import Protocol
 
 import httpx
+import redis.asyncio as aioredis
 import uvicorn
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from prometheus_client import make_asgi_app
 from psycopg_pool import AsyncConnectionPool
+from starlette.requests import HTTPConnection
 
-from api import errors
+from api import errors, openapi
+from api.auth import Authenticator, require
 from api.incident_commands import IncidentCommands
 from api.metrics import RequestMetrics
+from api.keys import KeyStore, Role
+from api.live import LiveFeed
 from api.publisher import producer_overrides
-from api.routes import ROUTERS
+from api.ratelimit import RateLimiter
+from api.routes import ROUTERS, board, health
+from api.routes import alerting as alerting_routes
+from api.routes import devices as device_routes
 from api.routes import incidents as incident_routes
 from api.routes import rules as rule_routes
 from api.routes import silences as silence_routes
 from api.rule_store import RuleStore
 from api.silence_store import SilenceStore
+from api.strict_params import strict_query
 from infra.kafka import ensure_topics, make_producer
 from infra.migrate import migrate
 from infra.retry import Backoff
@@ -30,6 +39,7 @@ from infra.settings import ApiSettings
 
 log = logging.getLogger(__name__)
 STATEMENT_TIMEOUT_MS = 10_000
+SHUTDOWN_GRACE_S = 3  # then responses still open at SIGTERM are cancelled
 
 
 class _Republishable(Protocol):
@@ -63,7 +73,7 @@ async def _republish(settings: ApiSettings, stores: dict[str, tuple[_Republishab
             await asyncio.sleep(backoff.delay(attempt))
 
 
-async def _no_nul_bytes(request: Request) -> None:
+async def _no_nul_bytes(request: HTTPConnection) -> None:
     """Postgres text can't hold NUL: refuse it in any parameter instead of failing the query."""
     for name, value in request.query_params.multi_items():
         if "\x00" in value or "\x00" in name:
@@ -81,6 +91,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
             kwargs={"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}", "autocommit": True})
         await app.state.pool.open(wait=False)  # serve (and answer 503) even while Postgres is down
         app.state.tsdb = httpx.AsyncClient(base_url=settings.tsdb_url, timeout=settings.api_tsdb_timeout_s)
+        app.state.redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value(), socket_timeout=1,
+                                                  socket_connect_timeout=1)
+        app.state.keys = KeyStore(app.state.pool)
+        app.state.auth = Authenticator(app.state.keys, RateLimiter(
+            app.state.redis, settings.topic_prefix, settings.api_rate_per_s, settings.api_rate_burst))
         producer = make_producer(settings, **producer_overrides())
         app.state.rule_store = RuleStore(app.state.pool, producer, settings.topics)
         app.state.incident_commands = IncidentCommands(producer, settings.topics, settings.metrics_partitions)
@@ -88,31 +103,50 @@ def create_app(settings: ApiSettings) -> FastAPI:
         republish = asyncio.create_task(_republish(settings, {
             "rules": (app.state.rule_store, settings.topics.rules),
             "silences": (app.state.silence_store, settings.topics.silences)}))
+        app.state.live = LiveFeed(settings.kafka_bootstrap, settings.topics, settings.api_stream_queue,
+                                  settings.api_stream_heartbeat_s)
+        app.state.live.start(asyncio.get_running_loop())
         yield
+        await asyncio.to_thread(app.state.live.stop)
         republish.cancel()
         with suppress(asyncio.CancelledError):
             await republish
         await asyncio.to_thread(producer.flush, 5)
         await app.state.tsdb.aclose()
+        await app.state.redis.aclose()
         await app.state.pool.close()
 
-    app = FastAPI(title="Vigil API", version="1", lifespan=lifespan, dependencies=[Depends(_no_nul_bytes)],
+    app = FastAPI(title="Vigil API", version="1", lifespan=lifespan,
+                  dependencies=[Depends(_no_nul_bytes), Depends(strict_query)],
                   description="Alerts (from Postgres) and metrics (from the time-series store) for analysts; "
                               "alert rules and silences as data (Postgres, published to their topics).")
     errors.install(app)
     rule_routes.install(app)
     silence_routes.install(app)
     incident_routes.install(app)
+    device_routes.install(app, settings)
+    alerting_routes.install(app, settings)
     app.add_middleware(RequestMetrics)
-    for router in ROUTERS:
-        app.include_router(router)
-    app.include_router(incident_routes.router)
-    app.include_router(silence_routes.router)
+    app.include_router(health.router)  # the one route without a key
+    app.include_router(board.router)  # a static page holding no data: the browser sends the key to the API
+    for router in ROUTERS:  # reading needs a viewer key at least; routes that write ask for more
+        app.include_router(router, dependencies=[Depends(require(Role.VIEWER))])
     app.mount("/metrics", make_asgi_app())
+    openapi.install(app)
     return app
+
+
+class _Server(uvicorn.Server):
+    """uvicorn lets open responses finish before it stops, and a live stream never finishes: end them first."""
+
+    def handle_exit(self, sig, frame) -> None:
+        live = getattr(self.config.app.state, "live", None)
+        if live is not None:
+            live.close_all()
+        super().handle_exit(sig, frame)
 
 
 def run(settings: ApiSettings) -> None:
     """Serve until SIGINT/SIGTERM."""
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
-                log_level="warning", access_log=False)
+    _Server(uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="warning",
+                           access_log=False, timeout_graceful_shutdown=SHUTDOWN_GRACE_S)).run()

@@ -40,6 +40,15 @@ def _add_routes_app() -> None:
 _add_routes_app()
 
 
+def _add_keys_app() -> None:
+    from infra.keys_cli import keys_app
+
+    app.add_typer(keys_app, name="keys")
+
+
+_add_keys_app()
+
+
 def _settings(cls):
     """Load a settings class; a bad value stops the process with the variable at fault."""
     try:

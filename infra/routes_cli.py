@@ -28,27 +28,19 @@ def _load(file: Path):
         raise typer.Exit(1) from None
 
 
-def _duration(ms: int) -> str:
-    """Milliseconds as the shortest Prometheus duration (5400000 → 1h30m)."""
-    parts = []
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
-        count, ms = divmod(ms, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts) or "0s"
-
-
 def _target(config, name: str) -> str:
     return f"{escape(name)} (schedule)" if name in config.schedules else escape(name)
 
 
 def _describe(config, route) -> str:
     """One line of the tree: path, matchers, receiver, grouping, timings, policy, muting."""
+    from streams.incidents.routing import format_duration
+
     matchers = "{" + ", ".join(str(m) for m in route.matchers) + "}" if route.matchers else "(every alert)"
     group = "all labels" if route.group_by_all else (", ".join(route.group_by) or "nothing (one group)")
     text = (f"[bold]{route.path}[/]  {escape(matchers)}  → [cyan]{_target(config, route.receiver)}[/]  "
-            f"group by {escape(group)}  wait {_duration(route.group_wait_ms)} · interval "
-            f"{_duration(route.group_interval_ms)} · repeat {_duration(route.repeat_interval_ms)}  "
+            f"group by {escape(group)}  wait {format_duration(route.group_wait_ms)} · interval "
+            f"{format_duration(route.group_interval_ms)} · repeat {format_duration(route.repeat_interval_ms)}  "
             f"policy {escape(route.escalation_policy)}")
     if route.continue_:
         text += "  [yellow]continue[/]"
@@ -99,7 +91,7 @@ def route_test(
 ) -> None:
     """Which routes and receivers an alert with these labels goes to (like `amtool config routes test`)."""
     from streams.incidents.oncall import instant_ms
-    from streams.incidents.routing import group_labels, match_routes
+    from streams.incidents.route_trace import receivers_reached, trace
 
     alert: dict[str, str] = {}
     for arg in labels or []:
@@ -113,19 +105,17 @@ def route_test(
     except ValueError as exc:
         console.print(f"[red]--at[/]: {escape(str(exc))}")
         raise typer.Exit(2) from None
-    config = _load(file)
-    matched = match_routes(config.route, alert)
-    for route in matched:
-        line = f"[bold]{route.path}[/]  → [cyan]{escape(route.receiver)}[/]"
-        if route.receiver in config.schedules:
-            member = config.resolve_target(route.receiver, at_ms)
-            line += f" (schedule: {escape(member)} on call)" if member else " [red](schedule: nobody on call)[/]"
-        grouped = group_labels(route, alert)
-        line += "  group {" + escape(", ".join(f'{k}="{v}"' for k, v in sorted(grouped.items()))) + "}"
-        if config.muted(route, at_ms):
+    hits = trace(_load(file), alert, at_ms)
+    for hit in hits:
+        line = f"[bold]{hit.route.path}[/]  → [cyan]{escape(hit.receiver)}[/]"
+        if hit.schedule:
+            line += (f" (schedule: {escape(hit.on_call)} on call)" if hit.on_call
+                     else " [red](schedule: nobody on call)[/]")
+        line += "  group {" + escape(", ".join(f'{k}="{v}"' for k, v in sorted(hit.group.items()))) + "}"
+        if hit.muted:
             line += "  [yellow]muted at this time[/]"
         console.print(line, soft_wrap=True)
-    console.print("receivers: " + escape(", ".join(dict.fromkeys(r.receiver for r in matched))), soft_wrap=True)
+    console.print("receivers: " + escape(", ".join(receivers_reached(hits))), soft_wrap=True)
 
 
 @routes_app.command("import")

@@ -117,6 +117,14 @@ class ApiSettings(CommonSettings):
     api_db_pool_size: int = Field(10, ge=1, le=200)
     api_db_timeout_s: float = Field(5.0, gt=0, description="wait this long for a Postgres connection, then 503")
     api_tsdb_timeout_s: float = Field(30.0, gt=0, description="one time-series query, connect + read")
+    api_rate_per_s: float = Field(50.0, gt=0, description="requests per second per API key (a key may override it)")
+    api_rate_burst: int = Field(200, ge=1, description="requests a key may make back to back")
+    api_stream_queue: int = Field(1000, ge=1, le=1_000_000, description="live-stream events a client may fall "
+                                  "behind before it is sent `overflow` and dropped (it reconnects)")
+    api_stream_heartbeat_s: float = Field(15.0, gt=0, le=300, description="a quiet live stream sends a comment "
+                                          "line this often, so proxies keep it open")
+    default_receiver: str = Field("slack", description="without VIGIL_ALERTING_CONFIG: the receiver the routes "
+                                  "and receivers routes show (the streams worker's default)")
 
 
 class StackSettings(BaseSettings):

@@ -43,6 +43,7 @@ SERVICES = [Service("ingest", 8090), Service("streams", 8091), Service("sinks", 
             Service("api", 8080)]
 DEMO_RULES = REPO / "infra" / "demo" / "rules.yaml"
 DEMO_ALERTING = REPO / "infra" / "demo" / "alerting.yaml"
+DEMO_KEY_NAME = "demo-admin"
 DEMO_PD_ROUTING_KEY = "vigildemo" + "0" * 23  # PagerDuty integration keys are 32 characters
 CONNECTORS = Service("connectors", 8095)  # with the demo devices, or when VIGIL_CONNECTORS_CONFIG is set
 
@@ -177,6 +178,29 @@ def _apply_demo_rules(env: dict[str, str], console: Console) -> None:
     console.print(f"  rules     {done.stdout.strip().splitlines()[-1]} ({DEMO_RULES.relative_to(REPO)})")
 
 
+def _demo_admin_key(dsn: str, path: Path) -> str:
+    """The demo's admin key, kept in the state dir (0600) and reused while it is live; made once otherwise."""
+    import asyncio
+
+    from api.keys import KeyStore, Role
+
+    async def ensure() -> str:
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            store = KeyStore(conn)
+            if path.exists() and await store.by_key(path.read_text().strip()):
+                return path.read_text().strip()
+            for stale in await store.list(roles=[Role.ADMIN]):
+                if stale.name == DEMO_KEY_NAME:
+                    await store.revoke(stale.id)
+            _, key = await store.create(DEMO_KEY_NAME, Role.ADMIN, "vigil up")
+            path.touch(mode=0o600)
+            path.write_text(key + "\n")
+            path.chmod(0o600)
+            return key
+
+    return asyncio.run(ensure())
+
+
 def run_up(stack_settings: StackSettings, demo: bool, console: Console) -> int:
     """Run everything until Ctrl-C or SIGTERM; returns the exit code."""
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -209,6 +233,8 @@ def run_up(stack_settings: StackSettings, demo: bool, console: Console) -> int:
             config.write_text(connectors_yaml(stack_settings.mqtt_port, DEMO_PLC_PORT))
             env["VIGIL_CONNECTORS_CONFIG"] = str(config)
             _apply_demo_rules(env, console)
+            key_file = stack_settings.state_dir.resolve() / "demo-admin.key"
+            demo_key = _demo_admin_key(common.postgres_dsn.get_secret_value(), key_file)
         for service in services:
             proc = ManagedProcess(name=service.command, argv=[sys.executable, "-m", "infra.cli", service.command],
                                   env=env, cwd=REPO, log_path=logs / f"{service.command}.log",
@@ -218,6 +244,9 @@ def run_up(stack_settings: StackSettings, demo: bool, console: Console) -> int:
         for proc, service in zip(processes, services):
             _wait_healthy(proc, service, console)
         console.print("[green]all processes up[/]: ingest http://127.0.0.1:8090  api http://127.0.0.1:8080/docs")
+        if demo:
+            console.print(f"  live board http://127.0.0.1:8080/board  admin key (also in {key_file}): {demo_key}",
+                          soft_wrap=True)
         if demo:
             from infra.demo.traffic import DemoTraffic
 

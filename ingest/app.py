@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 import uvicorn
 from fastapi import FastAPI
@@ -17,6 +18,7 @@ from ingest.assembly import kafka_health, pipeline_for
 from ingest.auth import AgentTokens
 from ingest.registry import HTTP_ADAPTERS, LISTENERS
 from ingest.scrape.server import Scraper
+from ingest import stored_tokens
 from ingest.sources import ConfigError, Sources, load
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,11 @@ def create_app(settings: IngestSettings, sources: Sources) -> FastAPI:
                 await listener.start()
             state["producer"] = pipeline.publisher.producer
             state["scrapers"] = [listener for listener in listeners if isinstance(listener, Scraper)]
+            tokens = asyncio.create_task(stored_tokens.refresh_forever(sources, settings.postgres_dsn.get_secret_value()))
             yield
+            tokens.cancel()
+            with suppress(asyncio.CancelledError):
+                await tokens
             for listener in listeners:  # they flush what they aggregated while the publisher still runs
                 await listener.stop()
 
@@ -71,6 +77,7 @@ def run(settings: IngestSettings) -> None:
     except ConfigError as exc:  # a bad file stops ingest at start, naming the key at fault
         raise SystemExit(f"vigil ingest: invalid VIGIL_INGEST_CONFIG {exc}") from None
     migrate(settings.postgres_dsn.get_secret_value())
+    log.info("%d ingest tokens stored in Postgres", stored_tokens.load(sources, settings.postgres_dsn.get_secret_value()))
     try:
         ensure_topics(settings)
     except Exception as exc:  # Kafka down at start: serve anyway and answer 503 until it is back

@@ -18,6 +18,8 @@ from infra.retry import RetryableError
 from schemas.records import Sample
 
 _MISSING = "{}"  # cached "not registered" marker, so unknown hosts don't hit Postgres every time
+# Redis key of one device's cached labels, + the device id; the API deletes it when the registry changes.
+CACHE_KEY_PREFIX = "{prefix}:device:"
 
 
 class DeviceRegistry:
@@ -27,7 +29,7 @@ class DeviceRegistry:
                  label_keys: Iterable[str], ttl_s: int, local_ttl_s: float = 5.0) -> None:
         self._pool = pool
         self._redis = redis
-        self._key_prefix = f"{key_prefix}:device:"
+        self._key_prefix = CACHE_KEY_PREFIX.format(prefix=key_prefix)
         self.label_keys = tuple(label_keys)
         self._ttl_s = ttl_s
         self._local_ttl_s = local_ttl_s

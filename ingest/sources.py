@@ -3,7 +3,8 @@
 Read once from the YAML file named by VIGIL_INGEST_CONFIG (optional); an invalid file stops
 `vigil ingest` at start with the key at fault. Example:
 
-    tokens:                         # when any is listed, every HTTP write needs one of them
+    tokens:                         # when any is listed (here or by `vigil keys create --role ingest`),
+                                    # every HTTP write needs one of them
       - name: edge-eu               # the source name its data is accounted under
         sha256: 9f86d08…            # hex SHA-256 of the token (or `token:` in clear, for tests)
         labels: {site: eu-1}        # added to every sample it sends, overriding the sender's
@@ -107,22 +108,27 @@ def load(path: Path | None) -> IngestConfig:
 
 
 class Sources:
-    """Token lookup and per-source policy, built once from the configuration."""
+    """Token lookup and per-source policy: the file's tokens, plus the ingest tokens stored in Postgres."""
 
     def __init__(self, config: IngestConfig) -> None:
         self._tokens = [(t.digest, Agent(t.name, dict(t.labels))) for t in config.tokens]
+        self._stored: dict[bytes, Agent] = {}  # sha256 → agent, from `vigil keys create --role ingest`
         self._policies = dict(config.sources)
         self.scrape_jobs = config.scrape_configs
         self._default = self._policies.get(DEFAULT_SOURCE, SourcePolicy())
 
     @property
     def tokens_required(self) -> bool:
-        return bool(self._tokens)
+        return bool(self._tokens) or bool(self._stored)
+
+    def replace_stored(self, stored: dict[bytes, Agent]) -> None:
+        """Take the current set of tokens stored in Postgres (ingest polls them)."""
+        self._stored = stored
 
     def agent(self, token: str) -> Agent | None:
-        """The agent whose token this is (constant-time comparison of digests), or None."""
-        digest = hashlib.sha256(token.encode()).digest()
-        found = None
+        """The agent whose token this is (constant-time comparison of the file's digests), or None."""
+        digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
+        found = self._stored.get(digest)  # looked up by digest: timing reveals nothing of the token
         for known, agent in self._tokens:
             if hmac.compare_digest(known, digest):
                 found = agent

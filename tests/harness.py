@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import os
 import secrets
 import shutil
@@ -13,6 +15,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import psycopg
 
 from infra.kafka import delete_topics, ensure_topics
@@ -138,6 +141,27 @@ def new_env(stack: StackSettings, **overrides) -> VigilEnv:
 def drop_env(vigil_env: VigilEnv) -> None:
     vigil_env.stop_all()
     delete_topics(vigil_env.settings)
+
+
+def create_key(dsn: str, role: str, name: str | None = None, **kwargs) -> str:
+    """A new API key (or ingest token, role "ingest") in the env's database, made as `vigil keys create` does."""
+    from api.keys import KeyStore, Role
+
+    async def make() -> str:
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            _, key = await KeyStore(conn).create(name or f"{role}-{secrets.token_hex(3)}", Role(role), "tests",
+                                                 **kwargs)
+            return key
+
+    migrate(dsn)
+    return asyncio.run(make())
+
+
+def api_client(vigil_env: VigilEnv, port: int, role: str = "admin", timeout: float = 20) -> httpx.Client:
+    """An HTTP client of the env's `vigil api` on `port`, carrying a new key of `role`."""
+    key = create_key(vigil_env.dsn, role)
+    return httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=timeout,
+                        headers={"Authorization": f"Bearer {key}"})
 
 
 def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2, message: str = "condition"):

@@ -12,13 +12,12 @@ import threading
 import time
 from datetime import datetime, timezone
 
-import httpx
 import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 
 from infra.demo.plc import DemoPlc, modbus_yaml
-from tests.harness import free_port, wait_until
+from tests.harness import api_client, free_port, wait_until
 from tests.ingest.test_homeassistant import TOKEN, FakeHomeAssistant
 from tests.ingest.test_opcua_connector import Plant
 
@@ -102,13 +101,15 @@ def test_one_device_of_each_kind_reads_back_and_an_outage_alerts(vigil_env, tmp_
     publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"e2e-pub-{vigil_env.prefix}")
     publisher.connect("127.0.0.1", vigil_env.stack.mqtt_port)
     publisher.loop_start()
-    api = httpx.Client(base_url=f"http://127.0.0.1:{ports['api']}", timeout=10)
+    api = api_client(vigil_env, ports["api"], timeout=10)
 
     def series(metric: str, *match: str) -> list[dict]:
-        answer = api.get("/api/v1/query_range", params={"metric": metric, "match": list(match),
-                                                        "start": time.time() - 120, "step": "1s"})
+        selector = metric + "{" + ",".join(f'{n}="{v}"' for n, _, v in (m.partition("=") for m in match)) + "}"
+        answer = api.get("/api/v1/query_range", params={"query": selector, "start": time.time() - 120,
+                                                        "end": time.time(), "step": "1s"})
         assert answer.status_code == 200, answer.text
-        return answer.json()["series"]
+        return [{"labels": {k: v for k, v in s["metric"].items() if k != "__name__"},
+                 "points": [[t, float(v)] for t, v in s["values"]]} for s in answer.json()["data"]["result"]]
 
     try:
         time.sleep(1)

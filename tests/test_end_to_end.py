@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import httpx
 import psycopg
 import pytest
 from influxdb_client import InfluxDBClient
@@ -12,7 +11,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from psycopg.types.json import Jsonb
 
 from infra.demo.receiver import DemoReceiver
-from tests.harness import free_port, wait_until
+from tests.harness import api_client, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -72,16 +71,16 @@ def test_threshold_crossing_pages_once_then_resolves_once(vigil_env, pipeline):
     assert len(receiver.pages) == 1, receiver.pages
     assert "web-9" in receiver.pages[0]["text"] and "is 97%" in receiver.pages[0]["text"]  # held 20 s at 97
 
-    api = httpx.Client(base_url=f"http://127.0.0.1:{ports['api']}", timeout=10)
+    api = api_client(vigil_env, ports["api"], timeout=10)
     alerts = api.get("/api/v1/alerts", params={"status": "firing"}).json()["items"]
     assert [a["fingerprint"] for a in alerts] == [fingerprint]
 
     def series():
         answer = api.get("/api/v1/query_range", params={
-            "metric": "cpu_usage_user", "match": "host=web-9", "start": t0 / 1000 - 1, "end": t0 / 1000 + 40,
-            "step": "10s"})
+            "query": 'cpu_usage_user{host="web-9"}', "start": t0 / 1000 - 1, "end": t0 / 1000 + 40, "step": "10s"})
         assert answer.status_code == 200, answer.text
-        return answer.json()["series"]
+        return [{"labels": {k: v for k, v in s["metric"].items() if k != "__name__"},
+                 "points": [[t, float(v)] for t, v in s["values"]]} for s in answer.json()["data"]["result"]]
     (read_back,) = wait_until(series, timeout=40, message="cpu_usage_user readable through the API")
     assert read_back["labels"]["team"] == "payments"
     assert [v for _, v in read_back["points"]][:4] == [95, 96, 97, 98]

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from infra.demo.receiver import DemoReceiver
-from tests.harness import free_port, wait_until
+from tests.harness import api_client, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +66,7 @@ def pipeline(vigil_env, tmp_path):
            **{f"VIGIL_TEST_{name.upper()}_URL": r.url for name, r in pagers.items()}}
     for name in ("api", "ingest", "streams", "sinks", "notifier"):
         vigil_env.start(name, health_port=ports[name], extra_env=env)
-    api = httpx.Client(base_url=f"http://127.0.0.1:{ports['api']}", timeout=20)
+    api = api_client(vigil_env, ports["api"], timeout=20)
     ingest = httpx.Client(base_url=f"http://127.0.0.1:{ports['ingest']}", timeout=20)
     yield api, ingest, pagers
     api.close()

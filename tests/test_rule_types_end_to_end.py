@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import time
 
-import httpx
 import psycopg
 import pytest
 from influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
 
 from infra.demo.receiver import DemoReceiver
-from tests.harness import free_port, wait_until
+from tests.harness import api_client, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +54,7 @@ def pages_of(receiver, alertname: str) -> list[str]:
 
 def test_every_rule_type_from_the_api_pages_once_firing_and_once_resolved(vigil_env, pipeline):
     ports, receiver = pipeline
-    api = httpx.Client(base_url=f"http://127.0.0.1:{ports['api']}", timeout=20)
+    api = api_client(vigil_env, ports["api"], timeout=20)
     for rule in RULES:
         assert api.post("/api/v1/rules", json=rule).status_code == 201
     # A change is a new version, and the alerts it raises say so.

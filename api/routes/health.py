@@ -22,7 +22,8 @@ async def _probe(check) -> str:
     return "ok"
 
 
-@router.get("/healthz", response_model=Health, responses={503: {"model": Health}})
+@router.get("/healthz", response_model=Health, summary="Health of the API and the stores it reads (no key needed)",
+            responses={503: {"model": Health, "description": "a store did not answer; its field says how it failed"}})
 async def healthz(pool: DbDep, tsdb: TsdbDep) -> JSONResponse:
     """Probe both stores the API reads from."""
 

@@ -12,6 +12,8 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, R
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from api import audit
+from api.deps import AdminKey, DbDep
 from api.errors import RETRY_AFTER_S, BadParam
 from api.models import (RULE_EXAMPLES, RuleHistory, RulePage, RuleVersionOut, StoredRuleOut, ValidatedRule,
                         rule_spec_schema)
@@ -25,7 +27,6 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_PROBLEMS = 20
 MAX_MSG_CHARS = 500
 MAX_CURSOR_CHARS = 200
-ACTOR = "api"  # the API has no keys yet; with keys, the key's name goes here
 RULE_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 FIELDS = tuple(f.alias or name for name, f in Rule.model_fields.items() if name != "version")
 _NAMED_FIELD = re.compile(r"^([a-z_]+)(?:\[(\d+)\])?: (.*)$", re.DOTALL)
@@ -155,11 +156,13 @@ async def list_rules(
 
 @router.post("", status_code=201, response_model=StoredRuleOut, openapi_extra=_BODY_DOC,
              responses={409: {"description": "a live rule has this id"}, **_ERRORS})
-async def create_rule(request: Request, response: Response, store: StoreDep) -> StoredRuleOut:
-    """Create a rule (version 1; a deleted id continues its versions); published before the answer."""
-    saved = await store.create(await _rule_from(request), ACTOR)
+async def create_rule(request: Request, response: Response, store: StoreDep, pool: DbDep, who: AdminKey) -> StoredRuleOut:
+    """Create a rule (version 1; a deleted id continues its versions); published before the answer. Admins only."""
+    saved = await store.create(await _rule_from(request), who.name)
     response.headers["Location"] = f"{router.prefix}/{saved.id}"
-    return _out(saved, response)
+    out = _out(saved, response)
+    await audit.record(pool, who, "rule.create", saved.id, None, out)
+    return out
 
 
 @router.post("/validate", response_model=ValidatedRule, openapi_extra=_BODY_DOC, responses=_ERRORS)
@@ -180,21 +183,29 @@ async def get_rule(id: RuleId, response: Response, store: StoreDep) -> StoredRul
 
 @router.put("/{id}", response_model=StoredRuleOut, openapi_extra=_BODY_DOC,
             responses={**_MISSING, **_STALE, **_ERRORS})
-async def replace_rule(id: RuleId, request: Request, response: Response, store: StoreDep,
+async def replace_rule(id: RuleId, request: Request, response: Response, store: StoreDep, pool: DbDep, who: AdminKey,
                        if_match: Annotated[str | None, Header(description='"<version>" expected')] = None,
                        ) -> StoredRuleOut:
-    """Replace a live rule (version +1); an unchanged rule keeps its version and is not republished."""
+    """Replace a live rule (version +1); an unchanged rule keeps its version and is not republished. Admins only."""
     expected = expected_version(if_match, "rule")
-    saved = await store.replace(id, await _rule_from(request, path_id=id), ACTOR, expected_version=expected)
-    return _out(saved, response)
+    rule = await _rule_from(request, path_id=id)
+    before = _out(await store.get(id))
+    saved = await store.replace(id, rule, who.name, expected_version=expected)
+    out = _out(saved, response)
+    if saved.version != before.version:
+        await audit.record(pool, who, "rule.update", id, before, out)
+    return out
 
 
 @router.delete("/{id}", response_model=StoredRuleOut, responses={**_MISSING, **_STALE, **_ERRORS})
-async def delete_rule(id: RuleId, response: Response, store: StoreDep,
+async def delete_rule(id: RuleId, response: Response, store: StoreDep, pool: DbDep, who: AdminKey,
                       if_match: Annotated[str | None, Header(description='"<version>" expected')] = None,
                       ) -> StoredRuleOut:
-    """Delete a rule: a new version with deleted=true (its definition kept), published to the workers."""
-    return _out(await store.delete(id, ACTOR, expected_version=expected_version(if_match, "rule")), response)
+    """Delete a rule: a new version with deleted=true (its definition kept), published to the workers. Admins only."""
+    before = _out(await store.get(id))
+    out = _out(await store.delete(id, who.name, expected_version=expected_version(if_match, "rule")), response)
+    await audit.record(pool, who, "rule.delete", id, before, out)
+    return out
 
 
 @router.get("/{id}/versions", response_model=RuleHistory, responses={**_MISSING, 422: _ERRORS[422]})

@@ -23,7 +23,9 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, R
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from api import audit
 from api import cursor as cursors
+from api.deps import DbDep, OperatorKey
 from api.errors import BadParam
 from api.models import (SILENCE_EXAMPLES, SilenceHistory, SilenceIn, SilenceMatcherOut, SilenceOut, SilencePage,
                         SilenceVersionOut)
@@ -43,7 +45,6 @@ MAX_VALUE_BYTES = 1024
 MAX_COMMENT_BYTES = 4096
 MAX_FILTERS = 64
 MAX_PROBLEMS = 20
-ACTOR = "api"  # the API has no keys yet; with keys, the key's name goes here
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 SILENCE_ID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 FIELDS = tuple(SilenceIn.model_fields)
@@ -351,12 +352,15 @@ async def list_silences(
 
 
 @router.post("", status_code=201, response_model=SilenceOut, openapi_extra=_BODY_DOC, responses=_ERRORS)
-async def create_silence(request: Request, response: Response, store: StoreDep) -> SilenceOut:
-    """Create a silence (a new id, version 1); published to the workers before the answer."""
+async def create_silence(request: Request, response: Response, store: StoreDep, pool: DbDep,
+                         who: OperatorKey) -> SilenceOut:
+    """Create a silence (a new id, version 1); published to the workers before the answer. Operators and admins."""
     draft = await _draft(request)
-    saved = await store.create(_spec(draft, store.now()), ACTOR)
+    saved = await store.create(_spec(draft, store.now()), who.name)
     response.headers["Location"] = f"{router.prefix}/{saved.id}"
-    return _out(saved, store.now(), response)
+    out = _out(saved, store.now(), response)
+    await audit.record(pool, who, "silence.create", saved.id, None, out)
+    return out
 
 
 @router.get("/{id}", response_model=SilenceOut, responses={**_MISSING, 422: _ERRORS[422]})
@@ -367,25 +371,33 @@ async def get_silence(id: SilenceId, response: Response, store: StoreDep) -> Sil
 
 @router.put("/{id}", response_model=SilenceOut, openapi_extra=_BODY_DOC,
             responses={**_MISSING, **_CHANGED, **_ERRORS})
-async def replace_silence(id: SilenceId, request: Request, response: Response, store: StoreDep,
+async def replace_silence(id: SilenceId, request: Request, response: Response, store: StoreDep, pool: DbDep,
+                          who: OperatorKey,
                           if_match: Annotated[str | None, Header(description='"<version>" expected')] = None,
                           ) -> SilenceOut:
     """Replace a pending or active silence (version +1); an unchanged one keeps its version and is not republished."""
     expected = expected_version(if_match, "silence")
     draft = await _draft(request)
     current = await store.get(id)
-    saved = await store.replace(id, _spec(draft, store.now(), current.starts_at), ACTOR, expected_version=expected)
-    return _out(saved, store.now(), response)
+    saved = await store.replace(id, _spec(draft, store.now(), current.starts_at), who.name, expected_version=expected)
+    out = _out(saved, store.now(), response)
+    if saved.version != current.version:
+        await audit.record(pool, who, "silence.update", saved.id, _out(current, store.now()), out)
+    return out
 
 
 @router.delete("/{id}", response_model=SilenceOut, responses={**_MISSING, **_CHANGED, 422: _ERRORS[422],
                                                               503: _ERRORS[503]})
-async def expire_silence(id: SilenceId, response: Response, store: StoreDep,
+async def expire_silence(id: SilenceId, response: Response, store: StoreDep, pool: DbDep, who: OperatorKey,
                          if_match: Annotated[str | None, Header(description='"<version>" expected')] = None,
                          ) -> SilenceOut:
     """Expire a silence now (Alertmanager's delete): it stops silencing and stays listed as expired."""
-    expired = await store.expire(id, ACTOR, expected_version=expected_version(if_match, "silence"))
-    return _out(expired, store.now(), response)
+    current = await store.get(id)
+    expired = await store.expire(id, who.name, expected_version=expected_version(if_match, "silence"))
+    out = _out(expired, store.now(), response)
+    if expired.version != current.version:
+        await audit.record(pool, who, "silence.expire", expired.id, _out(current, store.now()), out)
+    return out
 
 
 @router.get("/{id}/versions", response_model=SilenceHistory, responses={**_MISSING, 422: _ERRORS[422]})

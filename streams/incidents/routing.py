@@ -40,6 +40,16 @@ def duration_ms(value: object) -> int:
     return sum(int(g) * unit for g, unit in zip(match.groups(), _UNIT_MS) if g)
 
 
+def format_duration(ms: int) -> str:
+    """Milliseconds as the shortest Prometheus duration (5400000 → 1h30m), the inverse of duration_ms."""
+    parts = []
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
+        count, ms = divmod(ms, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
 def parse_route_matcher(text: object) -> Matcher:
     """One matcher of a `matchers:` list: Prometheus syntax, or Alertmanager's unquoted `name = value`."""
     if not isinstance(text, str):

@@ -7,13 +7,19 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.harness import VigilEnv, drop_env, free_port, new_env, wait_http
+from tests.harness import VigilEnv, create_key, drop_env, free_port, new_env, wait_http
 
 
 @dataclass
 class RunningApi:
+    """A `vigil api` process; `http` carries an admin key, `client(role)` makes a client with a new key of a role."""
+
     env: VigilEnv
     http: httpx.Client
+
+    def client(self, role: str, **key_options) -> httpx.Client:
+        key = create_key(self.env.dsn, role, **key_options)
+        return httpx.Client(base_url=self.http.base_url, timeout=20, headers={"Authorization": f"Bearer {key}"})
 
 
 def start_api(stack, ready_path: str = "/healthz", **env_overrides: str) -> RunningApi:
@@ -22,7 +28,9 @@ def start_api(stack, ready_path: str = "/healthz", **env_overrides: str) -> Runn
     port = free_port()
     proc = env.start("api", extra_env={"VIGIL_API_PORT": str(port), **env_overrides})
     wait_http(f"http://127.0.0.1:{port}{ready_path}", proc)
-    return RunningApi(env, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20))
+    key = create_key(env.dsn, "admin", "tests-admin")
+    return RunningApi(env, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20,
+                                        headers={"Authorization": f"Bearer {key}"}))
 
 
 @pytest.fixture(scope="module")

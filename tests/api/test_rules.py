@@ -42,7 +42,7 @@ def test_crud_round_trip_is_saved_versioned_and_published(api, topic):
     assert created.status_code == 201, created.text
     assert created.headers["Location"] == f"{RULES}/crud-1" and created.headers["ETag"] == '"1"'
     body = created.json()
-    assert (body["id"], body["version"], body["deleted"], body["updated_by"]) == ("crud-1", 1, False, "api")
+    assert (body["id"], body["version"], body["deleted"], body["updated_by"]) == ("crud-1", 1, False, "tests-admin")
     assert body["rule"]["for"] == 300.0 and body["rule"]["threshold"] == 90.0  # normalised
     assert api.http.get(f"{RULES}/crud-1").json() == body
 
@@ -65,7 +65,7 @@ def test_crud_round_trip_is_saved_versioned_and_published(api, topic):
     records = records_of(topic, "crud-1", 4)
     assert [(r["version"], r["deleted"], json.loads(r["spec"])["threshold"]) for r in records] == [
         (1, False, 90), (2, False, 95), (3, True, 95), (4, False, 80)]
-    assert all(r["updated_by"] == "api" and r["updated_at_ms"] > 0 for r in records)
+    assert all(r["updated_by"] == "tests-admin" and r["updated_at_ms"] > 0 for r in records)
     assert json.loads(records[-1]["spec"]) == recreated.json()["rule"]
 
 

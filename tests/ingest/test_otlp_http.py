@@ -6,7 +6,6 @@ import gzip
 import json
 import time
 
-import httpx
 import pytest
 from google.rpc.status_pb2 import Status
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -19,7 +18,7 @@ from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExp
 from opentelemetry.sdk.resources import Resource
 
 from schemas import codec
-from tests.harness import free_port, wait_until
+from tests.harness import api_client, free_port, wait_until
 from tests.ingest.test_influx_http import samples_in_kafka
 from tests.kafka_io import TopicReader
 
@@ -177,12 +176,14 @@ def test_sdk_metrics_read_back_through_the_whole_pipeline(vigil_env, sdk):
     meter.create_counter("logins").add(7, {"method": "sso"})
     meter.create_histogram("payload.size", unit="By").record(300)
     assert provider.force_flush()
-    api = httpx.Client(base_url=f"http://127.0.0.1:{ports['api']}", timeout=10)
+    api = api_client(vigil_env, ports["api"], timeout=10)
 
     def read_back(metric: str, *match: str):
-        answer = api.get("/api/v1/query_range", params={"metric": metric, "match": list(match),
-                                                        "start": time.time() - 60, "step": "1s"})
-        return answer.json()["series"]
+        selector = metric + "{" + ",".join(f'{n}="{v}"' for n, _, v in (m.partition("=") for m in match)) + "}"
+        answer = api.get("/api/v1/query_range", params={"query": selector, "start": time.time() - 60,
+                                                        "end": time.time(), "step": "1s"})
+        return [{"labels": {k: v for k, v in s["metric"].items() if k != "__name__"},
+                 "points": [[t, float(v)] for t, v in s["values"]]} for s in answer.json()["data"]["result"]]
     (logins,) = wait_until(lambda: read_back("logins_total", "method=sso"), timeout=60,
                            message="logins_total through the pipeline")
     assert logins["labels"]["job"] == "checkout" and logins["points"][-1][1] == 7

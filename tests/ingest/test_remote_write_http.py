@@ -11,7 +11,7 @@ import pytest
 
 from ingest.remote_write.prompb.remote_pb2 import WriteRequest
 from schemas import codec
-from tests.harness import free_port, wait_until
+from tests.harness import api_client, free_port, wait_until
 from tests.ingest.test_influx_http import samples_in_kafka
 from tests.kafka_io import TopicReader
 from tests.peers import start_node_exporter, start_prometheus
@@ -133,13 +133,15 @@ remote_write:
     queue_config: {{batch_send_deadline: 1s, min_backoff: 100ms}}
 """)
     try:
-        api = httpx.Client(base_url=f"http://127.0.0.1:{ports['api']}", timeout=10)
+        api = api_client(vigil_env, ports["api"], timeout=10)
 
         def read_back(metric: str, *match: str) -> list[dict]:
-            answer = api.get("/api/v1/query_range", params={"metric": metric, "match": list(match),
-                                                            "start": time.time() - 120, "step": "1s"})
+            selector = metric + "{" + ",".join(f'{n}="{v}"' for n, _, v in (m.partition("=") for m in match)) + "}"
+            answer = api.get("/api/v1/query_range", params={"query": selector, "start": time.time() - 120,
+                                                            "end": time.time(), "step": "1s"})
             assert answer.status_code == 200, answer.text
-            return answer.json()["series"]
+            return [{"labels": {k: v for k, v in s["metric"].items() if k != "__name__"},
+                     "points": [[t, float(v)] for t, v in s["values"]]} for s in answer.json()["data"]["result"]]
 
         (mem,) = wait_until(lambda: read_back("node_memory_MemTotal_bytes", "job=node"), timeout=90,
                             message="node_memory_MemTotal_bytes through Prometheus → Vigil → API")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import time
 
+import psycopg
 import pytest
 from influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
-from tests.harness import free_port
+from tests.harness import create_key, free_port, wait_until
 from tests.ingest.test_influx_http import samples_in_kafka
 from tests.ingest.test_remote_write_http import HEADERS, body
 
@@ -103,3 +104,26 @@ def test_a_bad_config_file_stops_ingest_naming_the_key(vigil_env, tmp_path):
     assert proc.popen.wait(timeout=30) != 0
     log = vigil_env.log(proc)
     assert f"invalid VIGIL_INGEST_CONFIG {config}: sources.edge.max_new_series_per_hour" in log
+
+
+def test_ingest_tokens_made_with_vigil_keys_are_required_labelled_and_revocable(start_ingest, vigil_env):
+    token = create_key(vigil_env.dsn, "ingest", "node-agent-eu", labels={"dc": "eu"})
+    with start_ingest(max_body_bytes=1024 * 1024) as (http, env):
+        assert http.post("/api/v2/write", content=b"m value=1").status_code == 401  # a stored token exists
+        t = int(time.time() * 1000)
+        answer = http.post("/api/v2/write?precision=ms", content=f"cpu,host=a usage=1 {t}",
+                           headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 204, answer.text
+        (sample,) = samples_in_kafka(env, 1)
+        assert sample["labels"] == {"host": "a", "dc": "eu"}
+        later = create_key(vigil_env.dsn, "ingest", "late-agent")  # picked up without a restart
+        wait_until(lambda: http.post("/api/v2/write?precision=ms", content=f"cpu,host=b usage=2 {t}",
+                                     headers={"Authorization": f"Bearer {later}"}).status_code == 204,
+                   timeout=15, message="a token created after start accepted")
+        with psycopg.connect(vigil_env.dsn, autocommit=True) as conn:
+            conn.execute("UPDATE api_keys SET revoked_at = now() WHERE name = 'late-agent'")
+        wait_until(lambda: http.post("/api/v2/write?precision=ms", content=f"cpu,host=b usage=3 {t}",
+                                     headers={"Authorization": f"Bearer {later}"}).status_code == 401,
+                   timeout=15, message="a revoked token refused")
+        log = "".join(env.log(p) for p in env.processes)
+        assert token not in log and later not in log
