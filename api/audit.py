@@ -13,14 +13,13 @@ from typing import Any
 from fastapi.encoders import jsonable_encoder
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
-from prometheus_client import Counter
 
 from api.auth import Principal
 from api.db import connection
+from api.metrics import AUDIT_UNRECORDED
 
 log = logging.getLogger(__name__)
 
-UNRECORDED = Counter("vigil_api_audit_unrecorded_total", "API writes whose audit row could not be written")
 
 _INSERT = ("INSERT INTO audit_log (key_id, key_name, role, action, resource, resource_id, before, after, remote) "
            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)")
@@ -39,5 +38,5 @@ async def record(db: AsyncConnectionPool, who: Principal, action: str, resource_
             await conn.execute(_INSERT, (who.key_id, who.name, who.role.value, action, resource, resource_id,
                                          _json(before), _json(after), who.remote))
     except Exception as exc:  # the write it records stands; losing its trail must not turn it into an error
-        UNRECORDED.inc()
+        AUDIT_UNRECORDED.inc()
         log.error("audit row for %s %s by key %s not written: %s", action, resource_id, who.key_id, exc)

@@ -11,8 +11,6 @@ Postgres does not answer, a key verified within `STALE_S` keeps working; a key n
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import time
 from dataclasses import dataclass
@@ -22,7 +20,7 @@ from fastapi import HTTPException
 from starlette.requests import HTTPConnection
 from psycopg_pool import PoolTimeout
 
-from api.keys import ApiKey, KeyStore, Role, digest
+from api.keys import ApiKey, KeyStore, Role, digest, presented_key
 from api.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -42,21 +40,6 @@ class Principal:
     name: str
     role: Role
     remote: str = ""
-
-
-def presented_key(authorization: str) -> str | None:
-    """The key in an Authorization header value (Bearer, or basic auth's password), or None."""
-    scheme, _, credentials = authorization.strip().partition(" ")
-    credentials = credentials.strip()
-    if scheme.lower() == "bearer":
-        return credentials or None
-    if scheme.lower() == "basic":
-        try:
-            _, _, password = base64.b64decode(credentials, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        return password or None
-    return None
 
 
 class Authenticator:

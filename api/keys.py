@@ -8,6 +8,8 @@ people, so a fast hash is enough (no password stretching needed).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import secrets
 from dataclasses import dataclass, field
@@ -71,6 +73,25 @@ class ApiKey:
                 "created_at": self.created_at.isoformat() if self.created_at else None,
                 "created_by": self.created_by,
                 "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None}
+
+
+def presented_key(authorization: str) -> str | None:
+    """The key in an Authorization header value: `Bearer`/`Token <key>`, or basic auth's password; else None.
+
+    Basic auth with the key as password is what Grafana's data sources, Prometheus' `basic_auth` and
+    Telegraf's influx output send; `Token` is the InfluxDB clients' scheme.
+    """
+    scheme, _, credentials = authorization.strip().partition(" ")
+    scheme, credentials = scheme.lower(), credentials.strip()
+    if scheme in ("bearer", "token"):
+        return credentials or None
+    if scheme == "basic":
+        try:
+            _, _, password = base64.b64decode(credentials, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return password or None
+    return None
 
 
 def digest(key: str) -> bytes:

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from confluent_kafka import OFFSET_END, TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaException, TopicPartition
-from prometheus_client import Counter, Gauge
 
+from api.metrics import STREAM_EVENTS, STREAM_OVERFLOWS, STREAM_SUBSCRIBERS
 from api.models import AlertChange, IncidentChange
 from infra.kafka import FETCH_WAIT_MS
 from schemas import codec
@@ -47,9 +47,6 @@ POLL_S = 0.25
 TOPIC_WAIT_S = 10.0
 DEFAULT_QUEUE_LIMIT = 1000
 
-SUBSCRIBERS = Gauge("vigil_api_stream_subscribers", "Clients connected to the live stream")
-OVERFLOWS = Counter("vigil_api_stream_overflows_total", "Live-stream clients dropped because they fell behind")
-EVENTS = Counter("vigil_api_stream_events_total", "Changes read from the topics by the live feed", ["kind"])
 
 
 @dataclass(frozen=True)
@@ -160,13 +157,13 @@ class LiveFeed:
         """A new subscription receiving the changes `accept` takes, from now on (call on the event loop)."""
         subscription = Subscription(accept, self.queue_limit)
         self._subscribers.add(subscription)
-        SUBSCRIBERS.set(len(self._subscribers))
+        STREAM_SUBSCRIBERS.set(len(self._subscribers))
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Forget a subscription (its client went away); harmless if it was dropped already."""
         self._subscribers.discard(subscription)
-        SUBSCRIBERS.set(len(self._subscribers))
+        STREAM_SUBSCRIBERS.set(len(self._subscribers))
 
     def close_all(self) -> None:
         """End every subscription, so open streams finish (the server is stopping); safe from any thread."""
@@ -188,7 +185,7 @@ class LiveFeed:
         for event in events:
             for subscription in list(self._subscribers):
                 if not subscription.offer(event):
-                    OVERFLOWS.inc()
+                    STREAM_OVERFLOWS.inc()
                     log.warning("a live-stream client fell %d events behind and was dropped", subscription.limit)
                     self.unsubscribe(subscription)
 
@@ -253,5 +250,5 @@ class LiveFeed:
         except (codec.DecodeError, KeyError, ValueError) as exc:
             log.error("unreadable record on %s at offset %d: %s", message.topic(), message.offset(), exc)
             return None
-        EVENTS.labels(kind).inc()
+        STREAM_EVENTS.labels(kind).inc()
         return event

@@ -8,19 +8,21 @@ from contextlib import asynccontextmanager, suppress
 from typing import Protocol
 
 import httpx
+import orjson
 import redis.asyncio as aioredis
 import uvicorn
 from fastapi import Depends, FastAPI
 from prometheus_client import make_asgi_app
+from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
 from starlette.requests import HTTPConnection
 
 from api import errors, openapi
 from api.auth import Authenticator, require
 from api.incident_commands import IncidentCommands
-from api.metrics import RequestMetrics
 from api.keys import KeyStore, Role
 from api.live import LiveFeed
+from api.metrics import RequestMetrics
 from api.publisher import producer_overrides
 from api.ratelimit import RateLimiter
 from api.routes import ROUTERS, board, health
@@ -73,6 +75,11 @@ async def _republish(settings: ApiSettings, stores: dict[str, tuple[_Republishab
             await asyncio.sleep(backoff.delay(attempt))
 
 
+async def _configure(conn) -> None:
+    """Decode jsonb (alert labels, annotations, timelines) with orjson rather than the stdlib json psycopg uses."""
+    set_json_loads(orjson.loads, conn)
+
+
 async def _no_nul_bytes(request: HTTPConnection) -> None:
     """Postgres text can't hold NUL: refuse it in any parameter instead of failing the query."""
     for name, value in request.query_params.multi_items():
@@ -87,7 +94,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     async def lifespan(app: FastAPI):
         app.state.pool = AsyncConnectionPool(
             settings.postgres_dsn.get_secret_value(), min_size=1, max_size=settings.api_db_pool_size, open=False,
-            timeout=settings.api_db_timeout_s, check=AsyncConnectionPool.check_connection,
+            timeout=settings.api_db_timeout_s, check=AsyncConnectionPool.check_connection, configure=_configure,
             kwargs={"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}", "autocommit": True})
         await app.state.pool.open(wait=False)  # serve (and answer 503) even while Postgres is down
         app.state.tsdb = httpx.AsyncClient(base_url=settings.tsdb_url, timeout=settings.api_tsdb_timeout_s)

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_SECONDS = Histogram("vigil_api_request_seconds", "API requests by route template and status",
                             ["method", "route", "status"],
                             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+RATE_LIMITED = Counter("vigil_api_rate_limited_total", "API requests refused by a key's rate limit")
+RATE_UNCHECKED = Counter("vigil_api_rate_limit_unchecked_total", "API requests let through because Redis did not answer")
+AUDIT_UNRECORDED = Counter("vigil_api_audit_unrecorded_total", "API writes whose audit row could not be written")
+STREAM_SUBSCRIBERS = Gauge("vigil_api_stream_subscribers", "Clients connected to the live stream")
+STREAM_OVERFLOWS = Counter("vigil_api_stream_overflows_total", "Live-stream clients dropped because they fell behind")
+STREAM_EVENTS = Counter("vigil_api_stream_events_total", "Changes read from the topics by the live feed", ["kind"])
 
 
 class RequestMetrics:

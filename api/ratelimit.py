@@ -13,15 +13,13 @@ import logging
 import math
 
 import redis.asyncio as aioredis
-from prometheus_client import Counter
 from redis.exceptions import RedisError
 
 from api.keys import ApiKey
+from api.metrics import RATE_LIMITED, RATE_UNCHECKED
 
 log = logging.getLogger(__name__)
 
-LIMITED = Counter("vigil_api_rate_limited_total", "API requests refused by a key's rate limit")
-UNCHECKED = Counter("vigil_api_rate_limit_unchecked_total", "API requests let through because Redis did not answer")
 
 # Returns 0 when the request may go, else the microseconds until it could.
 _TAKE = """
@@ -57,10 +55,10 @@ class RateLimiter:
             wait_us = int(await self._take(keys=[f"{self._prefix}:api-rate:{key.id}"],
                                            args=[interval_us, (max(1, burst) - 1) * interval_us]))
         except (RedisError, OSError) as exc:
-            UNCHECKED.inc()
+            RATE_UNCHECKED.inc()
             log.warning("rate limit not checked, Redis did not answer: %s", type(exc).__name__)
             return None
         if wait_us <= 0:
             return None
-        LIMITED.inc()
+        RATE_LIMITED.inc()
         return max(1, math.ceil(wait_us / 1_000_000))

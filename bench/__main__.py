@@ -1,8 +1,9 @@
 """`make bench`: ingest throughput per protocol and page latency, each on its own slice of a fresh stack.
 
 ``python -m bench`` runs them all; ``python -m bench NAME …`` runs some: ingest (Influx line
-protocol), remote_write, otlp, statsd, mqtt, modbus, page, rules (evaluation with 1,000 rules),
-notifications (pages/s through the notifier), incidents (alert transitions/s through grouping and escalation).
+protocol), remote_write, remote_write_v2, otlp, statsd, mqtt, modbus, page, rules (evaluation with 1,000 rules),
+notifications (pages/s through the notifier), incidents (alert transitions/s through grouping and escalation),
+api (alerts list and query_range latency under 100 clients; `python -m bench.api --quick` for a smoke run).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 import tempfile
 from pathlib import Path
 
+from bench import api as api_bench
 from bench import incidents as incidents_bench
 from bench import http_load, ingest_throughput, otlp, page_latency, remote_write, rules_eval
 from bench import modbus as modbus_bench
@@ -23,13 +25,14 @@ from infra.stack import Stack
 from tests.harness import drop_env, new_env, start_test_stack
 
 
-def _http_protocol(module) -> Callable[[Stack], None]:
-    """A benchmark posting `module.load()` to one ingest process and printing samples/s into Kafka."""
+def _http_protocol(module, load=None, name=None) -> Callable[[Stack], None]:
+    """A benchmark posting `load()` (default `module.load()`) to one ingest process and printing samples/s into Kafka."""
 
     def bench(stack: Stack) -> None:
         with _slice(stack) as env:
-            print(f"{module.__name__.removeprefix('bench.')}: {module.SHAPE}, {http_load.CLIENTS} clients", flush=True)
-            figures = http_load.run(env, module.load())
+            print(f"{name or module.__name__.removeprefix('bench.')}: {module.SHAPE}, {http_load.CLIENTS} clients",
+                  flush=True)
+            figures = http_load.run(env, (load or module.load)())
             print(f"  {figures['samples_per_s']:,.0f} samples/s into Kafka ({figures['bodies_per_s']:,.0f} requests/s, "
                   f"{figures['samples']:,} samples in {figures['seconds']:.2f} s; "
                   f"{figures['counted_in_kafka']:,} counted back from the topic; "
@@ -111,9 +114,10 @@ def rules(stack: Stack) -> None:
 
 
 BENCHMARKS = {"ingest": _http_protocol(ingest_throughput), "remote_write": _http_protocol(remote_write),
+              "remote_write_v2": _http_protocol(remote_write, remote_write.load_v2, "remote_write_v2"),
               "otlp": _http_protocol(otlp), "statsd": statsd, "mqtt": mqtt, "modbus": modbus,
               "notifications": notifications_bench.bench, "incidents": incidents,
-              "page": page, "rules": rules}
+              "page": page, "rules": rules, "api": api_bench.bench}
 
 
 def main(argv: list[str]) -> int:

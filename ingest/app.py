@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from contextlib import asynccontextmanager, suppress
 
@@ -22,6 +23,7 @@ from ingest import stored_tokens
 from ingest.sources import ConfigError, Sources, load
 
 log = logging.getLogger(__name__)
+GC_THRESHOLD = 10_000
 
 
 def create_app(settings: IngestSettings, sources: Sources) -> FastAPI:
@@ -82,5 +84,11 @@ def run(settings: IngestSettings) -> None:
         ensure_topics(settings)
     except Exception as exc:  # Kafka down at start: serve anyway and answer 503 until it is back
         log.warning("could not create topics (Kafka unreachable?): %s", exc)
-    uvicorn.run(create_app(settings, sources), host=settings.ingest_host, port=settings.ingest_port,
+    app = create_app(settings, sources)
+    # Ingest allocates a few containers per sample: the collector's default (a young-generation pass
+    # every 700 allocations, scanning startup objects too) cost 10–25 % of remote write / OTLP
+    # throughput (bench/remote_write.py, bench/otlp.py). Startup objects leave its scans; passes come rarer.
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, 20, 20)
+    uvicorn.run(app, host=settings.ingest_host, port=settings.ingest_port,
                 log_level="warning", access_log=False)

@@ -9,31 +9,15 @@ metrics, docs and the InfluxDB ping stay open. The identified agent is put on th
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.keys import presented_key
 from ingest import metrics
 from ingest.sources import Sources
 
 OPEN_PATHS = ("/healthz", "/metrics", "/ping", "/docs", "/openapi.json", "/redoc")
-
-
-def token_of(authorization: str) -> str | None:
-    """The token in an Authorization header value, or None."""
-    scheme, _, credentials = authorization.strip().partition(" ")
-    scheme = scheme.lower()
-    if scheme in ("bearer", "token"):
-        return credentials.strip() or None
-    if scheme == "basic":
-        try:
-            _, _, password = base64.b64decode(credentials.strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        return password or None
-    return None
 
 
 class AgentTokens:
@@ -48,7 +32,7 @@ class AgentTokens:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        token = token_of(headers.get(b"authorization", b"").decode("latin-1"))
+        token = presented_key(headers.get(b"authorization", b"").decode("latin-1"))
         agent = self.sources.agent(token) if token else None
         if agent is None and self.sources.tokens_required:
             metrics.UNAUTHORIZED.inc()

@@ -50,6 +50,7 @@ class BatchWriter:
             if len(prefixes) > PREFIX_CACHE_MAX:
                 prefixes.clear()
             append = parts.append
+            stamps: dict[int, bytes] = {}  # a scrape's samples share one timestamp: encode it once
             for sample in samples:
                 sid = sample["series_id"]
                 prefix = prefixes.get(sid)
@@ -57,7 +58,11 @@ class BatchWriter:
                     prefix = prefixes[sid] = self._series_bytes(sample)
                 append(prefix)
                 append(_DOUBLE(sample["value"]))
-                append(zigzag(sample["timestamp_ms"]))
+                ts = sample["timestamp_ms"]
+                stamp = stamps.get(ts)
+                if stamp is None:
+                    stamp = stamps[ts] = zigzag(ts)
+                append(stamp)
         parts.append(b"\x00")
         return b"".join(parts)
 

@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel, SecretStr
 
+from api import label_filters
 from api.errors import BadParam
 from api.models import (IntegrationOut, ReceiverList, ReceiverOut, RouteHitOut, RouteOut, RouteTestResult,
                         RouteTimings, RouteTree)
-from api.promql import LABEL_NAME
 from api.timerange import parse_time
 from infra.settings import ApiSettings
 from notifier.receivers import ReceiverConfig
@@ -33,7 +33,6 @@ router = APIRouter(prefix="/api/v1", tags=["alerting"])
 REDACTED = "redacted"
 BUILT_IN = "built-in default (no VIGIL_ALERTING_CONFIG): every alert its own incident, to the default receiver"
 MAX_TEST_LABELS = 64
-MAX_LABEL_VALUE_CHARS = 1024
 _ERRORS = {422: {"description": "a bad parameter; `errors[].loc` names it"}}
 
 
@@ -124,13 +123,7 @@ def _labels(values: list[str]) -> dict[str, str]:
     if len(values) > MAX_TEST_LABELS:
         raise BadParam("query", "label", f"at most {MAX_TEST_LABELS} labels")
     labels: dict[str, str] = {}
-    for text in values:
-        name, sep, value = text.partition("=")
-        if not sep or not LABEL_NAME.fullmatch(name):
-            raise BadParam("query", "label",
-                           f"{text[:80]!r} is not name=value with a label name [a-zA-Z_][a-zA-Z0-9_]*")
-        if len(value) > MAX_LABEL_VALUE_CHARS:
-            raise BadParam("query", "label", f"value of {name} is longer than {MAX_LABEL_VALUE_CHARS} characters")
+    for name, value in label_filters.parse(values):
         if name in labels:
             raise BadParam("query", "label", f"{name} is given twice; an alert has one value per label")
         labels[name] = value

@@ -19,12 +19,11 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 from pydantic import ValidationError
 
-from api import audit
+from api import audit, label_filters
 from api.device_store import DeviceStore, StoredDevice
 from api.deps import AdminKey, DbDep
 from api.errors import BadParam
 from api.models import DeviceIn, DeviceOut, DevicePage
-from api.promql import LABEL_NAME
 from api.request_body import RequestProblem, check_values, json_object, problem
 from infra.settings import ApiSettings
 from ingest.enrich import CACHE_KEY_PREFIX
@@ -35,7 +34,6 @@ router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
 MAX_DEVICE_ID_CHARS = 256
 MAX_BODY_BYTES = 256 * 1024  # 64 labels of 1 KiB values fit with room for JSON escapes
 MAX_FILTERS = 20
-MAX_FILTER_CHARS = 1024
 MAX_CURSOR_CHARS = 800
 MAX_PROBLEMS = 20
 DEVICE_ID = r"^[^\x00-\x1f\x7f]+$"  # no control characters: ids come from label values, printable in practice
@@ -81,19 +79,6 @@ async def _forget_cached(request: Request, device_id: str) -> None:
 
 
 # --- list parameters ---
-
-def _label_filters(values: list[str]) -> list[tuple[str, str]]:
-    filters = []
-    for text in values:
-        name, sep, value = text.partition("=")
-        if not sep or not LABEL_NAME.fullmatch(name):
-            raise BadParam("query", "label",
-                           f"{text[:80]!r} is not name=value with a label name [a-zA-Z_][a-zA-Z0-9_]*")
-        if len(value) > MAX_FILTER_CHARS:
-            raise BadParam("query", "label", f"value of {name} is longer than {MAX_FILTER_CHARS} characters")
-        filters.append((name, value))
-    return filters
-
 
 def _encode_cursor(sort: str, device: StoredDevice) -> str:
     key = [device.device_id] if sort.endswith("device_id") else [device.updated_at.isoformat(), device.device_id]
@@ -165,7 +150,7 @@ async def list_devices(
     if len(label) > MAX_FILTERS:
         raise BadParam("query", "label", f"at most {MAX_FILTERS} label filters in one request")
     after = _decode_cursor(cursor, sort) if cursor is not None else None
-    devices = await store.list(id_prefix=device_id, labels=_label_filters(label), sort=sort.lstrip("-"),
+    devices = await store.list(id_prefix=device_id, labels=label_filters.parse(label), sort=sort.lstrip("-"),
                                descending=sort.startswith("-"), after=after, limit=limit + 1)
     more = len(devices) > limit
     devices = devices[:limit]

@@ -19,21 +19,19 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from api import audit
+from api import audit, label_filters
 from api.auth import Principal
 from api.deps import DbDep, OperatorKey
 from api.errors import BadParam, StoreUnavailable
 from api.incident_commands import CommandNotAcked, IncidentCommands
 from api.models import (CommandAccepted, IncidentCommandIn, IncidentDetail, IncidentPage, IncidentStatus,
                         TimelineDelivery, TimelineEvent)
-from api.promql import LABEL_NAME
 from api.timerange import parse_time
 from schemas.records import CommandAction
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
 MAX_FILTERS = 20
-MAX_FILTER_CHARS = 1024
 MAX_NAME_CHARS = 200
 MAX_CURSOR_CHARS = 300
 INCIDENT_KEY = r"^[0-9a-f]{16}\.[0-9]{1,18}$"  # "<group id>.<episode>" (schemas/avro/incident_event.avsc)
@@ -109,19 +107,6 @@ def _names(name: str, values: list[str]) -> list[str]:
     return values
 
 
-def _label_filters(values: list[str]) -> list[dict[str, str]]:
-    filters = []
-    for text in values:
-        name, sep, value = text.partition("=")
-        if not sep or not LABEL_NAME.fullmatch(name):
-            raise BadParam("query", "label",
-                           f"{text[:80]!r} is not name=value with a label name [a-zA-Z_][a-zA-Z0-9_]*")
-        if len(value) > MAX_FILTER_CHARS:
-            raise BadParam("query", "label", f"value of {name} is longer than {MAX_FILTER_CHARS} characters")
-        filters.append({name: value})
-    return filters
-
-
 def _instant(name: str, text: str) -> datetime:
     return datetime.fromtimestamp(parse_time(name, text), tz=timezone.utc)
 
@@ -177,7 +162,7 @@ async def list_incidents(
         if values:
             where.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(name)))
             args.append(_names(name, values))
-    for matcher in _label_filters(label):
+    for matcher in [{name: value} for name, value in label_filters.parse(label)]:
         where.append(sql.SQL("group_labels @> %s"))
         args.append(Jsonb(matcher))
     start = _instant("since", since) if since is not None else None

@@ -21,16 +21,15 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from api import label_filters
 from api.errors import BadParam
 from api.live import CLOSED, KINDS, OVERFLOW, LiveEvent, LiveFeed
 from api.models import AlertChange, AlertStatus, IncidentChange, IncidentStatus
-from api.promql import LABEL_NAME
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/stream", tags=["stream"])
 
 MAX_FILTERS = 20
-MAX_FILTER_CHARS = 1024
 MAX_NAME_CHARS = 200
 RECONNECT_MS = 3000  # the SSE `retry:` a client should wait before reconnecting
 STATUSES = {"alert": {s.value for s in AlertStatus}, "incident": {s.value for s in IncidentStatus}}
@@ -83,18 +82,6 @@ def _statuses(values: list[str], kinds: frozenset[str]) -> frozenset[str]:
             raise BadParam("query", "status", f"{value[:40]!r} is not a status of {' or '.join(sorted(of))} events "
                                               f"({', '.join(allowed)})")
     return frozenset(value.upper() for value in values)
-
-
-def _labels(values: list[str]) -> tuple[tuple[str, str], ...]:
-    matchers = []
-    for text in values:
-        name, sep, value = text.partition("=")
-        if not sep or not LABEL_NAME.fullmatch(name):
-            raise BadParam("query", "label", f"{text[:80]!r} is not name=value with a label name [a-zA-Z_][a-zA-Z0-9_]*")
-        if len(value) > MAX_FILTER_CHARS:
-            raise BadParam("query", "label", f"value of {name} is longer than {MAX_FILTER_CHARS} characters")
-        matchers.append((name, value))
-    return tuple(matchers)
 
 
 def frame(event: LiveEvent) -> bytes:
@@ -173,5 +160,5 @@ async def stream(
     if any(len(value) > MAX_NAME_CHARS for value in severity):
         raise BadParam("query", "severity", f"longer than {MAX_NAME_CHARS} characters")
     kinds = _kinds(kind)
-    accept = StreamFilter(kinds, frozenset(severity), _statuses(status, kinds), _labels(label))
+    accept = StreamFilter(kinds, frozenset(severity), _statuses(status, kinds), tuple(label_filters.parse(label)))
     return EventStream(request.app.state.live, accept)

@@ -137,13 +137,14 @@ def parse(request: ExportMetricsServiceRequest, now_ms: int, attribute_sets: Att
             scope = scope_metrics.scope
             base = {k: v for k, v in (("otel_scope_name", scope.name), ("otel_scope_version", scope.version)) if v}
             base.update(common)
+            ref = attribute_sets.base_ref(base)
             for m, metric in enumerate(scope_metrics.metrics):
                 where = f"resourceMetrics[{r}].scopeMetrics[{s}].metrics[{m}] {metric.name[:100]}"
-                _metric(metric, where, base, now_ms, result, attribute_sets)
+                _metric(metric, where, base, ref, now_ms, result, attribute_sets)
     return result
 
 
-def _metric(metric, where: str, base: dict[str, str], now_ms: int, result: ParseResult,
+def _metric(metric, where: str, base: dict[str, str], ref: int, now_ms: int, result: ParseResult,
             attribute_sets: AttributeSets) -> None:
     kind = metric.WhichOneof("data")
     if kind is None:
@@ -164,7 +165,7 @@ def _metric(metric, where: str, base: dict[str, str], now_ms: int, result: Parse
             continue
         stamp = point.time_unix_nano // 1_000_000 or now_ms
         try:
-            labels = {**attribute_sets.get(tuple(point.attributes)), **base}
+            labels = attribute_sets.merged(tuple(point.attributes), base, ref)
             samples = convert(name, labels, point, stamp)
         except ValueError as exc:
             result.errors.append(PointError(f"{where} dataPoints[{d}]", str(exc)))

@@ -14,12 +14,14 @@ https://opentelemetry.io/docs/specs/otel/compatibility/prometheus_and_openmetric
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
+from ingest.label_sets import SharedLabels
 from ingest.otlp.config import (PER_UNIT_WORDS, SERVICE_INSTANCE, SERVICE_NAME, SERVICE_NAMESPACE, UNIT_WORDS)
 
 _BAD_NAME = re.compile(r"[^a-zA-Z0-9_:]")
@@ -110,6 +112,34 @@ class AttributeSets:
     def __init__(self, max_sets: int = 200_000) -> None:
         self._max = max_sets
         self._sets: dict[tuple[bytes, ...], dict[str, str]] = {}
+        self._bases: dict[tuple[tuple[str, str], ...], int] = {}
+        self._merged: dict[tuple[tuple[bytes, ...], int], SharedLabels] = {}
+        self._next_ref = itertools.count()
+
+    def base_ref(self, base: dict[str, str]) -> int:
+        """A small number standing for a scope's labels (job, instance, scope name) in `merged` keys."""
+        key = tuple(base.items())
+        ref = self._bases.get(key)
+        if ref is None:
+            if len(self._bases) >= self._max:
+                self._bases.clear()
+            # A ref is never given twice, so a `merged` key made before a clear can't name another base.
+            ref = self._bases[key] = next(self._next_ref)
+        return ref
+
+    def merged(self, raw: tuple[bytes, ...], base: dict[str, str], ref: int) -> SharedLabels:
+        """A point's labels: its attributes', then the scope's `base` (ref = base_ref(base)) over them.
+
+        The same dict comes back for the same attributes and base in every export, so the pipeline's
+        checks ride along with it (ingest/label_sets.py).
+        """
+        key = (raw, ref)
+        found = self._merged.get(key)
+        if found is None:
+            if len(self._merged) >= self._max:
+                self._merged.clear()
+            found = self._merged[key] = SharedLabels({**self.get(raw), **base})
+        return found
 
     def get(self, raw: tuple[bytes, ...]) -> dict[str, str]:
         """The labels of an attribute list (ValueError if it doesn't decode)."""

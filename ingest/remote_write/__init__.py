@@ -1,1 +1,1 @@
-"""Prometheus remote write 1.0 (`POST /api/v1/write`)."""
+"""Prometheus remote write 1.0 and 2.0 (`POST /api/v1/write`)."""

@@ -1,4 +1,4 @@
-"""Constants of the remote write adapter: the spec's headers and the staleness marker."""
+"""Constants of the remote write adapter (1.0 and 2.0): the spec's headers and the staleness marker."""
 
 from __future__ import annotations
 
@@ -14,3 +14,9 @@ VERSION_HEADER = "X-Prometheus-Remote-Write-Version"
 # StaleNaN). It must never become a stored sample or feed a rule.
 STALE_NAN_BITS = 0x7FF0000000000002
 STALE_NAN_BYTES = struct.pack("<Q", STALE_NAN_BITS)
+
+# Remote write 2.0 answers say how much was written:
+# https://prometheus.io/docs/specs/prw/remote_write_spec_2_0/#required-written-response-headers
+SAMPLES_WRITTEN = "X-Prometheus-Remote-Write-Samples-Written"
+HISTOGRAMS_WRITTEN = "X-Prometheus-Remote-Write-Histograms-Written"
+EXEMPLARS_WRITTEN = "X-Prometheus-Remote-Write-Exemplars-Written"

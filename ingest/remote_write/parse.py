@@ -11,11 +11,13 @@ and metadata are ignored; native histograms (field 4) are not declared and are s
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cramjam
 from google.protobuf.message import DecodeError
 
+from ingest.label_sets import SharedLabels
 from ingest.remote_write.config import STALE_NAN_BYTES
 from ingest.remote_write.prompb.remote_pb2 import Label, WriteRequestRaw
 from schemas.records import Sample
@@ -81,7 +83,8 @@ def decompress(body: bytes, max_bytes: int) -> bytes:
         raise PayloadError(400, f"body is not valid snappy (block format): {exc}") from None
 
 
-def _identity(labels: dict[str, str]) -> bytes:
+def identity(labels: dict[str, str]) -> bytes:
+    """A refused series' labels as text (`name{k="v",…}`, truncated) for its dead-letter record."""
     name = labels.get(NAME_LABEL, "")
     inner = ",".join(f'{k}="{v}"' for k, v in labels.items() if k != NAME_LABEL)
     return f"{name}{{{inner}}}"[:RAW_CHARS].encode()
@@ -91,22 +94,25 @@ class LabelSets:
     """Decoded label sets by their raw bytes: Prometheus sends the same series every scrape.
 
     A hit costs one tuple of bytes and one lookup instead of decoding ~10 Label messages (a
-    third of ingest's CPU at remote write's shape). The dicts handed out are shared by every
-    request that carries the series, so nothing downstream may change a labels dict in place
-    (no stage does: enrichment and relabeling build new ones).
+    third of ingest's CPU at remote write's shape). The dicts handed out are SharedLabels, shared
+    by every request that carries the series (the pipeline's checks ride along with them), so
+    nothing downstream may change a labels dict in place (no stage does: enrichment and
+    relabeling build new ones).
     """
 
-    def __init__(self, max_sets: int = 200_000) -> None:
+    def __init__(self, max_sets: int = 200_000,
+                 decode: Callable[[tuple], Decoded] | None = None) -> None:
         self._max = max_sets
-        self._sets: dict[tuple[bytes, ...], Decoded] = {}
+        self._decode = decode or _decode_labels  # remote write 2.0 passes its symbol-pair decoder
+        self._sets: dict[tuple, Decoded] = {}
 
-    def get(self, raw: tuple[bytes, ...]) -> Decoded:
-        """(name, labels, refusal reason or None) of the series whose Label messages are `raw`."""
+    def get(self, raw: tuple) -> Decoded:
+        """(name, labels, refusal reason or None) of the series whose labels are `raw`."""
         found = self._sets.get(raw)
         if found is None:
             if len(self._sets) >= self._max:
                 self._sets.clear()
-            found = self._sets[raw] = _decode_labels(raw)
+            found = self._sets[raw] = self._decode(raw)
         return found
 
 
@@ -122,7 +128,7 @@ def _decode_labels(raw: tuple[bytes, ...]) -> Decoded:
         if label.value:  # Prometheus treats an empty label value as the label being absent
             labels[label.name] = label.value
     name = labels.pop(NAME_LABEL, "")
-    return name, labels, None if name else "series has no __name__ label"
+    return name, SharedLabels(labels), None if name else "series has no __name__ label"
 
 
 def parse(payload: bytes, label_sets: LabelSets | None = None) -> ParseResult:
@@ -139,17 +145,23 @@ def parse(payload: bytes, label_sets: LabelSets | None = None) -> ParseResult:
         name, labels, refused = label_sets.get(tuple(series.labels))
         if refused is not None:
             result.errors.append(SeriesError(f"timeseries[{index}] {name}".rstrip(), refused,
-                                             _identity({NAME_LABEL: name, **labels})))
+                                             identity({NAME_LABEL: name, **labels})))
             continue
-        samples: list[Sample] = []
-        for point in series.samples:
-            value = point.value
-            if value != value:  # NaN: a staleness marker or a plain NaN, neither a usable value
-                reason = "stale" if struct.pack("<d", value) == STALE_NAN_BYTES else "nan"
-                skipped[reason] = skipped.get(reason, 0) + 1
-                continue
-            samples.append({"series_id": 0, "name": name, "labels": labels, "value": value,
-                            "timestamp_ms": point.timestamp})
+        samples = samples_of(series.samples, name, labels, skipped)
         if samples:
             result.series.append(ParsedSeries(index, samples))
     return result
+
+
+def samples_of(points, name: str, labels: dict[str, str], skipped: dict[str, int]) -> list[Sample]:
+    """A series' Sample messages as samples; staleness markers and NaN are counted in `skipped` instead."""
+    samples: list[Sample] = []
+    for point in points:
+        value = point.value
+        if value != value:  # NaN: a staleness marker or a plain NaN, neither a usable value
+            reason = "stale" if struct.pack("<d", value) == STALE_NAN_BYTES else "nan"
+            skipped[reason] = skipped.get(reason, 0) + 1
+            continue
+        samples.append({"series_id": 0, "name": name, "labels": labels, "value": value,
+                        "timestamp_ms": point.timestamp})
+    return samples

@@ -1,11 +1,17 @@
-"""Prometheus remote write 1.0 over HTTP: `POST /api/v1/write`, answered the way Prometheus expects.
+"""Prometheus remote write 1.0 and 2.0 over HTTP: `POST /api/v1/write`, answered the way Prometheus expects.
 
 https://prometheus.io/docs/specs/remote_write_spec/#retries-backoff — 204 when every series was
 written; 400 (not retried) naming each refused series when some were not, the good ones being
-written; 413 for an oversized body; 415 for a content type or encoding other than snappy
-protobuf (a 2.0 sender then falls back to 1.0); 503 with Retry-After when Kafka can't take the
-data. Backpressure is 503 rather than 429 because Prometheus before 3.0 only retries 429 when
-`retry_on_http_429` is set, and would otherwise drop the batch.
+written; 413 for an oversized body; 415 for a content type, proto or encoding other than snappy
+protobuf of 1.0 or 2.0; 503 with Retry-After when Kafka can't take the data. Backpressure is 503
+rather than 429 because Prometheus before 3.0 only retries 429 when `retry_on_http_429` is set,
+and would otherwise drop the batch.
+
+The message is chosen by Content-Type (https://prometheus.io/docs/specs/prw/remote_write_spec_2_0/#content-type):
+`proto=io.prometheus.write.v2.Request` is 2.0; no `proto` or `proto=prometheus.WriteRequest` is 1.0.
+Every 2.0 answer but a 415 carries the X-Prometheus-Remote-Write-*-Written headers. Samples written
+counts what reached Kafka plus samples taken and dropped on purpose (staleness markers, NaN,
+relabel drops): a sender reads "0 written" on a 2xx as a receiver that didn't understand it.
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ from infra.retry import RetryableError
 from ingest import metrics
 from ingest.body import BodyError, read_raw_body
 from ingest.pipeline import Pipeline, Problem
-from ingest.remote_write.config import CONTENT_TYPE, PROTO_V1, PROTO_V2
-from ingest.remote_write.parse import LabelSets, PayloadError, decompress, parse
+from ingest.remote_write import parse_v2
+from ingest.remote_write.config import (CONTENT_TYPE, EXEMPLARS_WRITTEN, HISTOGRAMS_WRITTEN, PROTO_V1, PROTO_V2,
+                                        SAMPLES_WRITTEN)
+from ingest.remote_write.parse import LabelSets, ParseResult, PayloadError, decompress, parse
 
 PROTOCOL = "remote_write"
 MAX_LISTED_PROBLEMS = 100
@@ -33,27 +41,30 @@ def router(pipeline: Pipeline, max_body_bytes: int) -> APIRouter:
     routes = APIRouter(tags=["prometheus"])
     # ±Inf are real Prometheus values (a gauge can be +Inf) and VictoriaMetrics stores them.
     limits = dataclasses.replace(pipeline.limits, allow_infinite=True)
-    label_sets = LabelSets()
+    decoders = {PROTO_V1: (parse, LabelSets()), PROTO_V2: (parse_v2.parse, parse_v2.symbol_label_sets())}
 
-    @routes.post("/api/v1/write", status_code=204, summary="Prometheus remote write 1.0")
+    @routes.post("/api/v1/write", status_code=204, summary="Prometheus remote write 1.0 and 2.0")
     async def write(request: Request) -> Response:
-        """Take a snappy-compressed prometheus.WriteRequest; 2xx only once Kafka has it."""
+        """Take a snappy prometheus.WriteRequest or io.prometheus.write.v2.Request; 2xx only once Kafka has it."""
         return await metrics.timed(PROTOCOL, _write(request))
 
     async def _write(request: Request) -> Response:
-        refused = _unsupported(request.headers.get("content-type", ""), request.headers.get("content-encoding", ""))
+        proto, refused = negotiate(request.headers.get("content-type", ""),
+                                   request.headers.get("content-encoding", ""))
         if refused:
             return _error(415, refused)
+        written = {SAMPLES_WRITTEN: "0", HISTOGRAMS_WRITTEN: "0", EXEMPLARS_WRITTEN: "0"} if proto == PROTO_V2 else {}
+        decode, label_sets = decoders[proto]
         try:
             body = await read_raw_body(request, max_body_bytes)
             if len(body) > OFFLOAD_BYTES:
-                result = await asyncio.to_thread(_decode, body, max_body_bytes, label_sets)
+                result = await asyncio.to_thread(_decode, decode, body, max_body_bytes, label_sets)
             else:
-                result = _decode(body, max_body_bytes, label_sets)
+                result = _decode(decode, body, max_body_bytes, label_sets)
         except BodyError as exc:
-            return _error(exc.status, exc.message)
+            return _error(exc.status, exc.message, headers=written)
         except PayloadError as exc:
-            return _error(exc.status, str(exc))
+            return _error(exc.status, str(exc), headers=written)
         for reason, count in result.skipped.items():
             metrics.SAMPLES_SKIPPED.labels(PROTOCOL, reason).inc(count)
         units = result.series  # each ParsedSeries is a pipeline Unit
@@ -65,36 +76,51 @@ def router(pipeline: Pipeline, max_body_bytes: int) -> APIRouter:
         except RetryableError as exc:
             metrics.PUBLISH_FAILURES.labels(PROTOCOL, type(exc).__name__).inc()
             return _error(503, f"{exc}; nothing of this request was written, retry it",
-                          retry_after=exc.retry_after or 1)
+                          retry_after=exc.retry_after or 1, headers=written)
+        if written:
+            written[SAMPLES_WRITTEN] = str(samples_written(result, {p.location for p in outcome.problems}))
         if not outcome.problems:
-            return Response(status_code=204)
+            return Response(status_code=204, headers=written)
         listed = "; ".join(f"{p.location}: {p.reason}" for p in outcome.problems[:MAX_LISTED_PROBLEMS])
         more = len(outcome.problems) - MAX_LISTED_PROBLEMS
         return _error(400, f"{len(outcome.problems)} series rejected, {outcome.accepted} sample(s) written: "
-                           f"{listed}{f'; and {more} more' if more > 0 else ''}")
+                           f"{listed}{f'; and {more} more' if more > 0 else ''}", headers=written)
 
     return routes
 
 
-def _decode(body: bytes, max_body_bytes: int, label_sets: LabelSets):
-    return parse(decompress(body, max_body_bytes), label_sets)
+def _decode(decode, body: bytes, max_body_bytes: int, label_sets: LabelSets) -> ParseResult:
+    return decode(decompress(body, max_body_bytes), label_sets)
 
 
-def _unsupported(content_type: str, encoding: str) -> str | None:
-    """Why the request's headers rule it out, or None. Missing headers are taken as the spec's."""
+def samples_written(result: ParseResult, refused: set[str]) -> int:
+    """Samples of the series not refused, plus those skipped on purpose (taken, not stored)."""
+    taken = sum(result.skipped.values())
+    if not refused:
+        return taken + sum(len(series.samples) for series in result.series)
+    return taken + sum(len(series.samples) for series in result.series if series.location not in refused)
+
+
+def negotiate(content_type: str, encoding: str) -> tuple[str, str | None]:
+    """(proto the body holds, why the headers rule it out or None). Missing headers are taken as 1.0's."""
     media, _, params = content_type.partition(";")
     media = media.strip().lower()
     if media and media != CONTENT_TYPE:
-        return f"Content-Type '{content_type[:100]}' is not supported; send {CONTENT_TYPE} (remote write 1.0)"
-    proto = dict(p.strip().partition("=")[::2] for p in params.split(";") if "=" in p).get("proto", PROTO_V1)
-    if proto != PROTO_V1:
-        extra = " (remote write 2.0 is not supported yet)" if proto == PROTO_V2 else ""
-        return f"proto={proto[:100]} is not supported{extra}; send {PROTO_V1}"
+        return PROTO_V1, (f"Content-Type '{content_type[:100]}' is not supported; send {CONTENT_TYPE} "
+                          f"(remote write 1.0) or {CONTENT_TYPE};proto={PROTO_V2}")
+    found = dict(p.strip().partition("=")[::2] for p in params.split(";") if "=" in p)
+    proto = found.get("proto", PROTO_V1).strip().strip('"')
+    if proto not in (PROTO_V1, PROTO_V2):
+        return PROTO_V1, f"proto={proto[:100]} is not supported; send {PROTO_V1} or {PROTO_V2}"
     if encoding.strip().lower() not in ("", "snappy"):
-        return f"Content-Encoding '{encoding[:100]}' is not supported; remote write bodies are snappy-compressed"
-    return None
+        return proto, (f"Content-Encoding '{encoding[:100]}' is not supported; "
+                       "remote write bodies are snappy-compressed")
+    return proto, None
 
 
-def _error(status: int, message: str, retry_after: float | None = None) -> PlainTextResponse:
-    headers = {"Retry-After": str(max(1, round(retry_after)))} if retry_after else None
-    return PlainTextResponse(message + "\n", status_code=status, headers=headers)
+def _error(status: int, message: str, retry_after: float | None = None,
+           headers: dict[str, str] | None = None) -> PlainTextResponse:
+    headers = dict(headers or {})
+    if retry_after:
+        headers["Retry-After"] = str(max(1, round(retry_after)))
+    return PlainTextResponse(message + "\n", status_code=status, headers=headers or None)

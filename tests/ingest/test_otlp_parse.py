@@ -255,3 +255,20 @@ def test_attribute_sets_are_decoded_once_and_never_changed_by_their_users():
     parse(decode(body, False), NOW, sets)
     assert sets.get((kv("route", string_value="/a").SerializeToString(),)) == {"route": "/a"}  # no job etc.
     assert first.points[-1].samples[0]["labels"]["job"] == "checkout"
+
+
+def test_a_points_labels_are_one_shared_dict_per_attributes_and_scope_across_exports():
+    from ingest.otlp.translate import AttributeSets
+    sets = AttributeSets()
+    point = pb.NumberDataPoint(as_int=1, attributes=[kv("route", string_value="/a")])
+    metric = pb.Metric(name="g", gauge=pb.Gauge(data_points=[point]))
+
+    def labels(req):
+        return parse(decode(req.SerializeToString(), False), NOW, sets).points[-1].samples[0]["labels"]
+    first, again = labels(request(metric)), labels(request(metric))
+    other_pod = labels(request(metric, resource=(kv("service.name", string_value="checkout"),
+                                                 kv("service.instance.id", string_value="pod-8"))))
+    assert first is again  # the pipeline's checks of this dict carry over to the next export
+    assert first == {"route": "/a", "otel_scope_name": "shop.metrics", "otel_scope_version": "1.2.0",
+                     "job": "checkout", "instance": "pod-7"}
+    assert other_pod is not first and other_pod["instance"] == "pod-8"

@@ -75,8 +75,8 @@ def test_bad_series_get_a_400_naming_them_while_good_ones_are_written(ingest):
 
 @pytest.mark.parametrize(("headers", "content", "status", "message"), [
     ({"Content-Type": "application/json"}, b"{}", 415, "Content-Type 'application/json' is not supported"),
-    ({"Content-Type": "application/x-protobuf;proto=io.prometheus.write.v2.Request"}, b"", 415,
-     "remote write 2.0 is not supported"),
+    ({"Content-Type": "application/x-protobuf;proto=io.prometheus.write.v3.Request"}, b"", 415,
+     "proto=io.prometheus.write.v3.Request is not supported"),
     ({"Content-Encoding": "gzip"}, b"", 415, "Content-Encoding 'gzip' is not supported"),
     ({}, b"\x05\xff\xff\xff", 400, "not valid snappy"),
     ({}, b"\xff\xff\xff\xff\x0f", 413, "the limit is 262144 bytes"),

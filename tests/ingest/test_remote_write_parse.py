@@ -157,3 +157,17 @@ def test_valid_series_round_trip(labels, values):
     (series,) = parse(decompress(body, 1_000_000)).series
     assert [s["value"] for s in series.samples] == values
     assert series.samples[0]["labels"] == labels
+
+
+def test_shared_label_sets_carry_the_pipelines_verdict_and_key_for_each_limits():
+    from ingest.label_sets import LabelSets as Checks
+    from ingest.label_sets import SharedLabels
+    from ingest.validate import Limits, check_labels
+    from schemas.series_id import labels_key
+    body = request(({"__name__": "up", "job": "a", "bad-label": "x"}, [(1.0, 1)])).SerializeToString()
+    labels = parse(body).series[0].samples[0]["labels"]
+    assert type(labels) is SharedLabels and labels == {"job": "a", "bad-label": "x"}
+    checks, strict, short = Checks(), Limits(), Limits(max_labels=1)
+    for limits in (strict, short, strict):  # a verdict is remembered with the limits it was made under
+        assert checks.check(labels, limits) == check_labels(dict(labels), limits) is not None
+    assert checks.key(labels) == checks.key(labels) == labels_key(dict(labels))

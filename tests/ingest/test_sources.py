@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from ingest.auth import token_of
+from api.keys import presented_key
 from ingest.sources import ConfigError, Sources, load
 
 TOKEN = "agent-token-0123456789"
@@ -62,4 +62,4 @@ def test_bad_files_name_the_key_at_fault(tmp_path, text, message):
     ("Basic !!!", None), ("Basic " + base64.b64encode(b"user-only").decode(), None), ("Digest x", None), ("", None),
 ])
 def test_tokens_come_from_bearer_token_and_basic_auth(header, token):
-    assert token_of(header) == token
+    assert presented_key(header) == token
