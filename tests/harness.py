@@ -34,6 +34,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+_CLOSED: list[socket.socket] = []
+
+
+def closed_port() -> int:
+    """A port where connections are refused for the whole session: bound, never listening, never handed out again.
+
+    A free_port() meant to have nobody listen can be taken meanwhile by a process another test starts.
+    """
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    _CLOSED.append(sock)
+    return sock.getsockname()[1]
+
+
 def sweep_abandoned_stacks() -> None:
     """Stop the servers of earlier test sessions that died without cleaning up, and drop their dirs.
 

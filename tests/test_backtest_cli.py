@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from tests.harness import REPO, VigilEnv, free_port, wait_until
+from tests.harness import REPO, VigilEnv, closed_port, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -169,6 +169,6 @@ def test_a_bad_rules_file_exits_2_and_an_unreachable_tsdb_exits_1(vigil_env, rul
     assert result.returncode == 2 and str(bad) in result.stdout and "window" in result.stdout
 
     down = vigil(vigil_env, "rules", "backtest", "--file", str(rules_file), "--rule", "cpu-high", "--from", "-1h",
-                 extra_env={"VIGIL_TSDB_URL": f"http://127.0.0.1:{free_port()}"})
+                 extra_env={"VIGIL_TSDB_URL": f"http://127.0.0.1:{closed_port()}"})
     assert down.returncode == 1, down.stdout + down.stderr
     assert "VictoriaMetrics unavailable" in down.stderr and "Traceback" not in down.stderr

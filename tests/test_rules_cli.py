@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from schemas import codec
-from tests.harness import REPO, VigilEnv, free_port
+from tests.harness import REPO, VigilEnv, closed_port
 from tests.kafka_io import TopicReader
 
 pytestmark = pytest.mark.integration
@@ -156,7 +156,7 @@ def test_kafka_down_exits_1_and_saves_nothing(vigil_env, tmp_path):
     path = tmp_path / "rules.yaml"
     path.write_text(TWO_RULES.format(cpu=90))
     down = VigilEnv(vigil_env.stack, vigil_env.prefix, {**vigil_env.env,
-                                                         "VIGIL_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}"})
+                                                         "VIGIL_KAFKA_BOOTSTRAP": f"127.0.0.1:{closed_port()}"})
     result = vigil_rules(down, "apply", str(path))
     assert result.returncode == 1 and "Kafka unavailable" in result.stdout and "nothing was saved" in result.stdout
     assert "Traceback" not in result.stdout

@@ -18,6 +18,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 from tests.harness import api_client, create_key, free_port, wait_until
@@ -160,6 +161,17 @@ def png_colours(png: bytes) -> int:
     return len(colours)
 
 
+def unstale(action, attempts: int = 5):
+    """Run a step on freshly found elements, again if the board re-rendered them meanwhile."""
+    for attempt in range(attempts):
+        try:
+            return action()
+        except StaleElementReferenceException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1)
+
+
 def test_board_lists_updates_live_and_acknowledges(pipeline, browser, tmp_path):
     api, ingest, operator_key = pipeline
     base = str(api.base_url).rstrip("/")
@@ -187,17 +199,19 @@ def test_board_lists_updates_live_and_acknowledges(pipeline, browser, tmp_path):
     assert driver.execute_script("return window.vigilTestNoReload === true;"), "the board reloaded"
 
     # Acknowledge: the status changes once the worker's transition came back through the stream.
-    row_of(first["incident_key"])[0].find_element(By.CSS_SELECTOR, "button.ack").click()
-    wait_until(lambda: (r := row_of(first["incident_key"])) and r[0].get_attribute("data-status") == "ACKNOWLEDGED",
-               timeout=20, message="the row acknowledged")
-    row = row_of(first["incident_key"])[0]
-    assert row.find_element(By.CSS_SELECTOR, ".status").text == "ACKNOWLEDGED"
+    unstale(lambda: row_of(first["incident_key"])[0].find_element(By.CSS_SELECTOR, "button.ack").click())
+    # The board re-renders a row on each change: read it in one script, so no element goes stale between steps.
+    status_of = lambda key: driver.execute_script(  # noqa: E731
+        "const r = document.querySelector(`tr[data-key=\"${arguments[0]}\"]`);"
+        "return r && [r.dataset.status, r.querySelector('.status').textContent];", key)
+    wait_until(lambda: status_of(first["incident_key"]) == ["ACKNOWLEDGED", "ACKNOWLEDGED"], timeout=20,
+               message="the row acknowledged")
     assert driver.execute_script("return window.vigilTestNoReload === true;"), "the board reloaded"
     stored = api.get(f"/api/v1/incidents/{first['incident_key']}").json()
     assert (stored["status"], stored["acknowledged_by"]) == ("ACKNOWLEDGED", ACTOR)
 
     # The timeline of the clicked incident, with who acknowledged it (as text).
-    row.find_element(By.CSS_SELECTOR, ".title").click()
+    unstale(lambda: row_of(first["incident_key"])[0].find_element(By.CSS_SELECTOR, ".title").click())
     wait_until(lambda: "ACKNOWLEDGED" in driver.find_element(By.ID, "timeline").text, timeout=10,
                message="the timeline with the acknowledgement")
     assert f"by {ACTOR}" in driver.find_element(By.ID, "timeline").text
@@ -208,13 +222,13 @@ def test_board_lists_updates_live_and_acknowledges(pipeline, browser, tmp_path):
     viewport = driver.execute_script("return [window.innerWidth, window.innerHeight];")
     assert [width, height] == viewport and width == WINDOW[0], (
         f"screenshot {shot} is {width}x{height}, the viewport {viewport}")
-    row_png = row_of(first["incident_key"])[0].screenshot_as_png
+    row_png = unstale(lambda: row_of(first["incident_key"])[0].screenshot_as_png)
     (_, row_height, *_), _ = png_chunks(row_png)
     colours = png_colours(row_png)
     assert row_height >= 20 and colours > 20, f"the incident's row looks blank ({colours} colours); see {shot}"
 
     # Resolve: the incident leaves the list once its RESOLVED transition arrives.
-    row_of(second["incident_key"])[0].find_element(By.CSS_SELECTOR, "button.resolve").click()
+    unstale(lambda: row_of(second["incident_key"])[0].find_element(By.CSS_SELECTOR, "button.resolve").click())
     wait_until(lambda: not row_of(second["incident_key"]), timeout=20, message="the resolved incident gone")
     assert row_of(first["incident_key"]), "the acknowledged incident left the board too"
     assert driver.execute_script("return window.vigilTestNoReload === true;"), "the board reloaded"

@@ -16,7 +16,7 @@ from schemas import codec
 from schemas.records import Delivery, IncidentEvent
 from schemas.series_id import incident_partition
 from tests.api.conftest import start_api
-from tests.harness import drop_env, free_port, wait_until
+from tests.harness import closed_port, drop_env, free_port, wait_until
 from tests.sinks.kafka_offsets import produce
 
 pytestmark = pytest.mark.integration
@@ -373,7 +373,7 @@ def test_no_request_of_this_module_was_answered_500(api, seeded):
 
 
 def test_kafka_not_acknowledging_is_503_with_retry_after(stack):
-    running = start_api(stack, ready_path="/openapi.json", VIGIL_KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}")
+    running = start_api(stack, ready_path="/openapi.json", VIGIL_KAFKA_BOOTSTRAP=f"127.0.0.1:{closed_port()}")
     key = key_of(0)
     try:
         with psycopg.connect(running.env.dsn) as conn:

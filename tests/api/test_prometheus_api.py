@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import start_api
-from tests.harness import create_key, drop_env, free_port, wait_until
+from tests.harness import closed_port, create_key, drop_env, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -242,7 +242,7 @@ def test_unknown_parameters_are_ignored_like_prometheus(api, seeded):
 @pytest.fixture(scope="module")
 def no_tsdb(stack):
     """A `vigil api` whose time-series store is on a port nobody listens on (Postgres, so keys, still work)."""
-    running = start_api(stack, VIGIL_TSDB_URL=f"http://127.0.0.1:{free_port()}", ready_path="/openapi.json")
+    running = start_api(stack, VIGIL_TSDB_URL=f"http://127.0.0.1:{closed_port()}", ready_path="/openapi.json")
     yield running
     running.http.close()
     drop_env(running.env)

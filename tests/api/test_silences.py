@@ -10,7 +10,7 @@ import pytest
 
 from schemas import codec
 from tests.api.conftest import start_api
-from tests.harness import drop_env, free_port, wait_http
+from tests.harness import closed_port, drop_env, free_port, wait_http
 from tests.kafka_io import TopicReader, close_readers
 
 pytestmark = pytest.mark.integration
@@ -287,7 +287,7 @@ def test_no_request_of_this_module_was_answered_500(api):
 
 
 def test_kafka_down_is_503_and_nothing_is_saved(stack):
-    running = start_api(stack, ready_path="/openapi.json", VIGIL_KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}")
+    running = start_api(stack, ready_path="/openapi.json", VIGIL_KAFKA_BOOTSTRAP=f"127.0.0.1:{closed_port()}")
     try:
         answer = running.http.post(SILENCES, json=body(created_by="unsent"))
         assert answer.status_code == 503 and answer.headers["Retry-After"] == "5", answer.text

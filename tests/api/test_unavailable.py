@@ -10,7 +10,7 @@ import pytest
 
 from api.auth import CACHE_S
 from tests.api.conftest import start_api
-from tests.harness import drop_env, free_port
+from tests.harness import closed_port, drop_env
 
 pytestmark = pytest.mark.integration
 
@@ -70,8 +70,8 @@ class CuttableProxy:
 @pytest.fixture
 def cut_off(stack):
     """A `vigil api` whose stores are on ports nobody listens on (its key was never verified)."""
-    running = start_api(stack, ready_path="/openapi.json", VIGIL_TSDB_URL=f"http://127.0.0.1:{free_port()}",
-                        VIGIL_POSTGRES_DSN=f"postgresql://postgres@127.0.0.1:{free_port()}/nothing",
+    running = start_api(stack, ready_path="/openapi.json", VIGIL_TSDB_URL=f"http://127.0.0.1:{closed_port()}",
+                        VIGIL_POSTGRES_DSN=f"postgresql://postgres@127.0.0.1:{closed_port()}/nothing",
                         VIGIL_API_DB_TIMEOUT_S="1")
     yield running
     running.http.close()

@@ -14,7 +14,7 @@ from psycopg.types.json import Jsonb
 
 from schemas import codec
 from schemas.series_id import series_id
-from tests.harness import free_port, wait_http
+from tests.harness import closed_port, free_port, wait_http
 from tests.kafka_io import TopicReader
 
 pytestmark = pytest.mark.integration
@@ -170,7 +170,7 @@ def test_device_registry_labels_are_added(ingest):
 def test_kafka_down_answers_503_with_retry_after(vigil_env):
     port = free_port()
     proc = vigil_env.start("ingest", extra_env={"VIGIL_INGEST_PORT": str(port), "VIGIL_PRODUCE_TIMEOUT_S": "2",
-                                                 "VIGIL_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}"})
+                                                 "VIGIL_KAFKA_BOOTSTRAP": f"127.0.0.1:{closed_port()}"})
     wait_http(f"http://127.0.0.1:{port}/ping", proc)
     answer = httpx.post(f"http://127.0.0.1:{port}/api/v2/write", content=b"cpu v=1", timeout=30)
     assert answer.status_code == 503 and int(answer.headers["Retry-After"]) >= 1

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from schemas import codec
-from tests.harness import free_port, wait_until
+from tests.harness import closed_port, free_port, wait_until
 from tests.kafka_io import TopicReader
 from tests.peers import start_node_exporter
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 def test_scrapes_node_exporter_with_up_and_reports_dead_targets(vigil_env, tmp_path):
     node, node_port = start_node_exporter(tmp_path)
-    dead = f"127.0.0.1:{free_port()}"
+    dead = f"127.0.0.1:{closed_port()}"
     targets = tmp_path / "targets.json"
     targets.write_text(json.dumps([{"targets": [dead], "labels": {"rack": "r9"}}]))
     config = tmp_path / "ingest.yaml"

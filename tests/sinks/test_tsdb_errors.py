@@ -11,7 +11,7 @@ import pytest
 from schemas.records import MetricBatch
 from sinks.base import Consumed, WriteFailed, WriteRejected
 from sinks.tsdb import TsdbSink
-from tests.harness import free_port
+from tests.harness import closed_port
 
 BATCH: MetricBatch = {"partition": 0, "source": "test", "accepted_at_ms": 0, "samples": [
     {"series_id": 1, "name": "up", "labels": {"job": "x"}, "value": 1.0, "timestamp_ms": 1_700_000_000_000}]}
@@ -89,7 +89,7 @@ def test_a_wrong_url_or_credentials_is_retried_rather_than_dropping_every_batch(
 
 
 def test_nothing_listening_is_retryable_with_the_same_message_each_time():
-    url = f"http://127.0.0.1:{free_port()}"
+    url = f"http://127.0.0.1:{closed_port()}"
     errors = []
     for _ in range(2):
         with pytest.raises(WriteFailed) as caught:

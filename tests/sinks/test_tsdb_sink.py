@@ -12,7 +12,7 @@ import pytest
 from schemas import codec
 from schemas.records import Sample
 from schemas.series_id import partition_for, series_id
-from tests.harness import free_port, wait_until
+from tests.harness import closed_port, free_port, wait_until
 from tests.sinks.kafka_offsets import committed, metric, produce
 
 pytestmark = pytest.mark.integration
@@ -96,7 +96,7 @@ def test_unreachable_tsdb_commits_nothing_logs_once_and_loses_nothing(vigil_env)
     ends = produce(vigil_env.settings, topic, records)
     port = free_port()
     down = vigil_env.start("sinks", health_port=port, name="sinks-no-tsdb", extra_env={
-        "VIGIL_SINKS_HEALTH_PORT": str(port), "VIGIL_TSDB_URL": f"http://127.0.0.1:{free_port()}",
+        "VIGIL_SINKS_HEALTH_PORT": str(port), "VIGIL_TSDB_URL": f"http://127.0.0.1:{closed_port()}",
         "VIGIL_SINKS_BACKOFF_INITIAL_S": "0.1", "VIGIL_SINKS_BACKOFF_MAX_S": "0.2"})
 
     wait_until(lambda: metric(port, "vigil_sink_write_failures_total", sink="tsdb", reason="unreachable") >= 5,
