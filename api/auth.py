@@ -96,6 +96,14 @@ class Authenticator:
         return who
 
 
+    async def still_live(self, who: Principal) -> bool:
+        """Whether the key of `who` is still live (not revoked); True when Postgres can't tell (it is down)."""
+        try:
+            key = await self.keys.get(who.key_id)
+        except (psycopg.OperationalError, PoolTimeout):
+            return True
+        return key is not None and key.revoked_at is None
+
     @staticmethod
     def _check_role(name: str, role: Role, needed: Role) -> None:
         if not role.allows(needed):

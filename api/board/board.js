@@ -227,6 +227,7 @@
 
   function onEvent(type, data) {
     if (type === "overflow") throw new Error("the board fell behind the stream");
+    if (type === "revoked") throw new KeyRefused("the key was revoked");
     if (type !== "incident") return;
     const incident = fromEvent(JSON.parse(data));
     if (!upsert(incident, true)) return;

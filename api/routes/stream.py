@@ -5,7 +5,8 @@ Each change is one event (https://html.spec.whatwg.org/multipage/server-sent-eve
 IncidentChange in api/models.py). Only changes after the client connected are sent: a client reads
 the current state from the list routes, then applies the stream. A comment line every
 `VIGIL_API_STREAM_HEARTBEAT_S` keeps proxies from closing a quiet stream; a client that falls too
-far behind gets `event: overflow` and the stream ends (reconnect and reload). EventSource can't send
+far behind gets `event: overflow` and the stream ends (reconnect and reload); a stream whose key was
+revoked gets `event: revoked` at its next heartbeat and ends. EventSource can't send
 an Authorization header: browsers read the stream with fetch() (see api/board/board.js).
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -32,6 +34,7 @@ router = APIRouter(prefix="/api/v1/stream", tags=["stream"])
 MAX_FILTERS = 20
 MAX_NAME_CHARS = 200
 RECONNECT_MS = 3000  # the SSE `retry:` a client should wait before reconnecting
+REVOKED = "revoked"
 STATUSES = {"alert": {s.value for s in AlertStatus}, "incident": {s.value for s in IncidentStatus}}
 # Buffering proxies (nginx) would hold events back; caches must never answer a stream.
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -40,7 +43,8 @@ _EXAMPLE = ('event: incident\nid: 9f3c2a1b4d5e6f70.3:2\ndata: {"incident_key":"9
             ": keepalive\n\n")
 _RESPONSES = {200: {"description": "an endless text/event-stream: `alert` events (data: AlertChange), `incident` "
                                    "events (data: IncidentChange), `overflow` (the client fell behind; the stream "
-                                   "ends) and `:` comment lines (heartbeats)",
+                                   "ends), `revoked` (the key was revoked; the stream ends) and `:` comment lines "
+                                   "(heartbeats)",
                     "content": {"text/event-stream": {
                         "schema": {"type": "string"}, "example": _EXAMPLE,
                         # What `data:` of each event holds (OpenAPI has no way to describe SSE frames).
@@ -99,10 +103,11 @@ class EventStream(StreamingResponse):
 
     media_type = "text/event-stream"
 
-    def __init__(self, feed: LiveFeed, accept: StreamFilter) -> None:
+    def __init__(self, feed: LiveFeed, accept: StreamFilter, key_live: Callable[[], Awaitable[bool]]) -> None:
         super().__init__(iter(()), headers=HEADERS)  # the body comes from the subscription, not an iterator
         self._feed = feed
         self._accept = accept
+        self._key_live = key_live  # asked at each heartbeat: a revoked key's stream ends
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         subscription = self._feed.subscribe(self._accept)
@@ -127,6 +132,10 @@ class EventStream(StreamingResponse):
                 async with asyncio.timeout(self._feed.heartbeat_s):
                     event = await subscription.next()
             except TimeoutError:
+                if not await self._key_live():
+                    await send(_body(frame(LiveEvent(REVOKED, REVOKED, data={
+                        "detail": "the API key of this stream was revoked"}))))
+                    break
                 await send(_body(b": keepalive\n\n"))
                 continue
             if event.kind == CLOSED:
@@ -161,4 +170,5 @@ async def stream(
         raise BadParam("query", "severity", f"longer than {MAX_NAME_CHARS} characters")
     kinds = _kinds(kind)
     accept = StreamFilter(kinds, frozenset(severity), _statuses(status, kinds), tuple(label_filters.parse(label)))
-    return EventStream(request.app.state.live, accept)
+    auth, who = request.app.state.auth, request.state.principal
+    return EventStream(request.app.state.live, accept, lambda: auth.still_live(who))

@@ -10,6 +10,7 @@ import threading
 import time
 
 import httpx
+import psycopg
 import pytest
 
 from api.live import LiveEvent, LiveFeed
@@ -219,6 +220,24 @@ def test_bad_filters_are_refused_naming_the_parameter(live, params, at_fault):
     answer = live.http.get(STREAM, params=params)
     assert answer.status_code == 422, answer.text
     assert at_fault in [err["loc"][-1] for err in answer.json()["errors"]], answer.json()
+
+
+@pytest.mark.integration
+def test_a_revoked_keys_stream_ends_at_the_next_heartbeat(live):
+    key = create_key(live.env.dsn, "viewer", "soon-revoked")
+    client = httpx.Client(base_url=live.http.base_url, timeout=httpx.Timeout(10, read=HEARTBEAT_S * 5),
+                          headers={"Authorization": f"Bearer {key}"})
+    reader = SseReader(client)
+    try:
+        with psycopg.connect(live.env.dsn, autocommit=True) as conn:
+            conn.execute("UPDATE api_keys SET revoked_at = now() WHERE name = 'soon-revoked'")
+        wait_until(lambda: [kind for kind, _, _ in reader.events] == ["revoked"], timeout=HEARTBEAT_S * 5,
+                   message="the revoked event")
+        reader._thread.join(timeout=HEARTBEAT_S * 5)
+        assert not reader._thread.is_alive(), "the stream stayed open after its key was revoked"
+    finally:
+        reader.close()
+        client.close()
 
 
 @pytest.mark.integration
