@@ -127,8 +127,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     app = FastAPI(title="Vigil API", version="1", lifespan=lifespan,
                   dependencies=[Depends(_no_nul_bytes), Depends(strict_query)],
-                  description="Alerts (from Postgres) and metrics (from the time-series store) for analysts; "
-                              "alert rules and silences as data (Postgres, published to their topics).")
+                  description="Alerts, incidents and their timelines (Postgres), metrics through Prometheus' query "
+                              "API (VictoriaMetrics), rules, silences and devices as data, a live stream of changes "
+                              "and the audit log. Every route but /healthz needs an API key (`vigil keys create`), "
+                              "sent as `Authorization: Bearer <key>` or as basic auth's password.")
     errors.install(app)
     rule_routes.install(app)
     silence_routes.install(app)
