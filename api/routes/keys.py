@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
 from api import audit
 from api.deps import AdminKey, DbDep
+from api.errors import BadParam
 from api.keys import ApiKey, KeyChangeError, KeyStore, Role
 from api.models import KeyCreated, KeyIn, KeyOut, KeyPage, KeyRole
 
@@ -39,7 +40,7 @@ async def list_keys(request: Request, who: AdminKey,
 async def create_key(request: Request, response: Response, body: KeyIn, pool: DbDep, who: AdminKey) -> KeyCreated:
     """Create a key and answer it once: only its SHA-256 is stored. Admins only."""
     if body.labels and body.role != Role.INGEST.value:
-        raise HTTPException(422, "labels apply to ingest tokens only (role ingest)")
+        raise BadParam("body", "labels", "labels apply to ingest tokens only (role ingest)")
     try:
         key, secret = await _store(request).create(body.name, Role(body.role), f"key:{who.name}", body.labels,
                                                    body.rate_per_s, body.burst)

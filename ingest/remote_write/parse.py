@@ -123,10 +123,15 @@ def _decode_labels(raw: tuple[bytes, ...]) -> Decoded:
             label = Label.FromString(chunk)
         except DecodeError:
             return "", labels, "a label is not a valid prometheus.Label (is it valid UTF-8?)"
-        if label.name in labels or (label.name == NAME_LABEL and NAME_LABEL in labels):
+        if label.name in labels:
             return labels.get(NAME_LABEL, ""), labels, f"label '{label.name[:80]}' appears twice"
         if label.value:  # Prometheus treats an empty label value as the label being absent
             labels[label.name] = label.value
+    return named(labels)
+
+
+def named(labels: dict[str, str]) -> Decoded:
+    """A decoded label set split into (metric name, the other labels as one SharedLabels, refusal or None)."""
     name = labels.pop(NAME_LABEL, "")
     return name, SharedLabels(labels), None if name else "series has no __name__ label"
 

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 from google.protobuf.message import DecodeError
 
-from ingest.label_sets import SharedLabels
 from ingest.remote_write.parse import (NAME_LABEL, Decoded, LabelSets, ParsedSeries, ParseResult, PayloadError,
-                                       SeriesError, identity, samples_of)
+                                       SeriesError, identity, named, samples_of)
 from ingest.remote_write.prompb.write_v2_pb2 import Request
 
 MESSAGE = "io.prometheus.write.v2.Request"
@@ -43,8 +42,7 @@ def _decode_pairs(pairs: tuple[str, ...]) -> Decoded:
             return labels.get(NAME_LABEL, ""), labels, f"label '{name[:80]}' appears twice"
         if value:  # Prometheus treats an empty label value as the label being absent
             labels[name] = value
-    name = labels.pop(NAME_LABEL, "")
-    return name, SharedLabels(labels), None if name else "series has no __name__ label"
+    return named(labels)
 
 
 def parse(payload: bytes, label_sets: LabelSets | None = None) -> ParseResult:

@@ -95,10 +95,8 @@ def _decode(decode, body: bytes, max_body_bytes: int, label_sets: LabelSets) -> 
 
 def samples_written(result: ParseResult, refused: set[str]) -> int:
     """Samples of the series not refused, plus those skipped on purpose (taken, not stored)."""
-    taken = sum(result.skipped.values())
-    if not refused:
-        return taken + sum(len(series.samples) for series in result.series)
-    return taken + sum(len(series.samples) for series in result.series if series.location not in refused)
+    kept = [series for series in result.series if series.location not in refused] if refused else result.series
+    return sum(result.skipped.values()) + sum(len(series.samples) for series in kept)
 
 
 def negotiate(content_type: str, encoding: str) -> tuple[str, str | None]:
