@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from schemas import codec
-from tests.harness import VigilEnv, free_port
+from infra.sandbox import VigilEnv, free_port
 from tests.kafka_io import TopicReader
 
 CLIENTS = 4
@@ -82,7 +82,7 @@ def run(env: VigilEnv, load: Load) -> dict[str, float]:
     ingest_cpu = cpu_seconds(ingest.popen.pid) - cpu_before
     if failures:
         raise SystemExit(f"ingest refused bodies: {failures[:3]}")
-    reader = TopicReader(env.settings, env.settings.topics.metrics, codec.metric_batch())
+    reader = TopicReader(env.settings, env.settings.topics.metrics, codec.series_batch())
     expected = load.samples + load.warmup_samples
     reader.wait_for(lambda r: sum(len(b["samples"]) for b in r) >= expected, timeout=180,
                     what=f"{load.samples} samples in Kafka")

@@ -22,7 +22,7 @@ from bench.http_load import cpu_seconds
 from infra.kafka import ensure_topics, make_producer
 from schemas import codec
 from schemas.series_id import partition_for, series_id
-from tests.harness import VigilEnv, free_port
+from infra.sandbox import VigilEnv, free_port
 
 METRICS, RULES_PER_METRIC, HOSTS, ROUNDS, BATCH = 100, 10, 200, 30, 500
 SAMPLES = METRICS * HOSTS * ROUNDS
@@ -58,7 +58,7 @@ def fill(env: VigilEnv) -> None:
     """Write every sample to the metrics topic, grouped by partition like ingest does."""
     settings = env.settings
     ensure_topics(settings)
-    producer, batch_codec = make_producer(settings), codec.metric_batch()
+    producer, batch_codec = make_producer(settings), codec.series_batch()
     start = int(time.time() * 1000) - ROUNDS * 10_000
     series = [(f"bench_metric_{m}", {"host": f"h{h}", "shard": str(h % RULES_PER_METRIC), "dc": "eu-1"})
               for m in range(METRICS) for h in range(HOSTS)]

@@ -53,11 +53,12 @@ def ensure_topics(settings: CommonSettings) -> None:
     # Rules and silences are compacted: the latest record per id is the thing (deletes are records).
     # The streams workers' own topics and the commands topic are co-partitioned with the metrics
     # topic (same count), so the incident state and the commands for it live on one partition.
-    partitioned = (topics.metrics, topics.heartbeats, topics.routed, topics.commands)
+    partitioned = (topics.metrics, topics.metrics_v1, topics.heartbeats, topics.routed, topics.commands)
     compacted = (topics.rules, topics.silences)
+    names = topics.all() + ([topics.metrics_v1] if settings.metrics_v1_topic else [])
     wanted = [NewTopic(name, num_partitions=settings.metrics_partitions if name in partitioned else 4,
                        replication_factor=1, config={"cleanup.policy": "compact"} if name in compacted else {})
-              for name in topics.all() if name not in existing]
+              for name in names if name not in existing]
     if not wanted:
         return
     for name, future in admin.create_topics(wanted, operation_timeout=10).items():

@@ -27,6 +27,9 @@ class CommonSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     alerting_config: Path | None = Field(None, description="YAML: routes, receivers, inhibit rules, time intervals, "
                                          "escalation policies, on-call schedules (see README)")
+    metrics_v1_topic: bool = Field(False, description="the transition to vigil.metrics.v2: ingest also publishes "
+                                   "every sample as a v1 MetricBatch on vigil.metrics.v1 for consumers not yet "
+                                   "moved, and the sinks also drain that topic")
 
     @property
     def topics(self) -> Topics:

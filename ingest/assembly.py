@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 async def pipeline_for(settings: IngestSettings, sources: Sources) -> AsyncIterator[Pipeline]:
     """A ready Pipeline for the duration of the block; on exit, queued Kafka messages are flushed."""
     producer = make_producer(settings)
-    publisher = Publisher(producer, settings.topics, settings.metrics_partitions, settings.produce_timeout_s)
+    publisher = Publisher(producer, settings.topics, settings.metrics_partitions, settings.produce_timeout_s,
+                          v1_topic=settings.metrics_v1_topic)
     pool = AsyncConnectionPool(settings.postgres_dsn.get_secret_value(), min_size=1, max_size=4, open=False)
     await pool.open()
     redis = aioredis.from_url(settings.redis_url.get_secret_value())

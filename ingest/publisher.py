@@ -31,13 +31,15 @@ class KafkaUnavailable(RetryableError):
 class Publisher:
     """Groups samples by partition, encodes one MetricBatch each, produces and awaits the acks."""
 
-    def __init__(self, producer: Producer, topics: Topics, partitions: int, timeout_s: float) -> None:
+    def __init__(self, producer: Producer, topics: Topics, partitions: int, timeout_s: float,
+                 v1_topic: bool = False) -> None:
         self._producer = producer
         self.producer = producer  # for health checks (list_topics)
         self._topics = topics
         self._partitions = partitions
         self._timeout_s = timeout_s
-        self._batch_codec = codec.metric_batch()
+        self._batch_codec = codec.series_batch()
+        self._v1_codec = codec.metric_batch() if v1_topic else None
         self._reject_codec = codec.reject()
         self._running = True
         self._poller = threading.Thread(target=self._poll, name="kafka-delivery-reports", daemon=True)
@@ -59,12 +61,14 @@ class Publisher:
                 by_partition[p] = [sample]
             else:
                 group.append(sample)
-        messages = []
-        for p, group in by_partition.items():
-            batch: MetricBatch = {"partition": p, "source": source, "accepted_at_ms": accepted_at_ms,
-                                  "samples": group}
-            messages.append((p, str(p).encode(), self._batch_codec.encode(batch)))
-        await self._produce(self._topics.metrics, messages)
+        batches: list[MetricBatch] = [{"partition": p, "source": source, "accepted_at_ms": accepted_at_ms,
+                                       "samples": group} for p, group in by_partition.items()]
+        sends = [self._produce(self._topics.metrics, [
+            (b["partition"], str(b["partition"]).encode(), self._batch_codec.encode(b)) for b in batches])]
+        if self._v1_codec is not None:  # the transition: consumers of vigil.metrics.v1 still get every sample
+            sends.append(self._produce(self._topics.metrics_v1, [
+                (b["partition"], str(b["partition"]).encode(), self._v1_codec.encode(b)) for b in batches]))
+        await asyncio.gather(*sends)
         return len(samples)
 
     async def publish_rejects(self, rejects: list[Reject]) -> None:

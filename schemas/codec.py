@@ -18,6 +18,7 @@ from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from schemas import records
 from schemas.batch_writer import BatchWriter
+from schemas.series_batch import Columns, SeriesBatchReader, SeriesBatchWriter, columns_from_record
 
 MAGIC = b"\xc3\x01"
 HEADER_LEN = len(MAGIC) + 8
@@ -98,10 +99,48 @@ class MetricBatchCodec(Codec[records.MetricBatch]):
         return self._header + self._writer.body(record)
 
 
+class SeriesBatchCodec(Codec[records.MetricBatch]):
+    """The metrics topic's codec (v2): a partition's samples in, SeriesBatch columns on the wire.
+
+    `encode` takes the in-memory MetricBatch (a partition's samples) that ingest builds; `columns`
+    is the consumers' fast path; `decode` expands to a MetricBatch for code that wants Sample dicts.
+    Its caches (series bytes by id, names by id) only grow or are replaced whole, so threads may share it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("series_batch")
+        self._writer = SeriesBatchWriter()
+        self._reader = SeriesBatchReader()
+
+    def encode(self, record: records.MetricBatch) -> bytes:
+        return self._header + self._writer.body(record)
+
+    def columns(self, payload: bytes) -> Columns:
+        """The batch as columns; a body of an older schema version is read through fastavro first."""
+        if len(payload) < HEADER_LEN or payload[:2] != MAGIC:
+            raise DecodeError(f"{self.name}: not Avro single-object encoded (no C3 01 header)")
+        if payload[2:HEADER_LEN] != self.fingerprint:
+            return columns_from_record(super().decode(payload))
+        try:
+            return self._reader.columns(memoryview(payload)[HEADER_LEN:])
+        except (ValueError, IndexError, EOFError, UnicodeDecodeError) as exc:
+            raise DecodeError(f"{self.name}: corrupt body: {exc}") from exc
+
+    def decode(self, payload: bytes) -> records.MetricBatch:
+        batch = self.columns(payload)
+        return {"partition": batch.partition, "source": batch.source, "accepted_at_ms": batch.accepted_at_ms,
+                "samples": batch.samples()}
+
 @cache
 def metric_batch() -> MetricBatchCodec:
-    """Codec for the metrics topic."""
+    """Codec for the v1 metrics topic (vigil.metrics.v1: one record per sample in a batch; being retired)."""
     return MetricBatchCodec()
+
+
+@cache
+def series_batch() -> SeriesBatchCodec:
+    """Codec for the metrics topic (vigil.metrics.v2)."""
+    return SeriesBatchCodec()
 
 
 @cache
@@ -152,5 +191,5 @@ def silence() -> Codec[records.SilenceRecord]:
     return Codec("silence")
 
 
-SCHEMA_NAMES = ("metric_batch", "reject", "alert_event", "notification", "delivery", "rule", "incident_event",
+SCHEMA_NAMES = ("series_batch", "metric_batch", "reject", "alert_event", "notification", "delivery", "rule", "incident_event",
                 "command", "silence")

@@ -26,12 +26,32 @@ class Sample(TypedDict):
 
 
 class MetricBatch(TypedDict):
-    """Samples of one metrics-topic partition, published by ingest in one record."""
+    """Samples of one metrics-topic partition: ingest's in-memory batch, and the v1 topic's record."""
 
     partition: int
     source: str
     accepted_at_ms: int
     samples: list[Sample]
+
+
+class SeriesName(TypedDict):
+    """Name and labels of one series inside a SeriesBatch."""
+
+    name: str
+    labels: dict[str, str]
+
+
+class SeriesBatch(TypedDict):
+    """The metrics topic's record as fastavro reads it: packed columns (see schemas/series_batch.py)."""
+
+    partition: int
+    source: str
+    accepted_at_ms: int
+    series_ids: bytes
+    sample_series: bytes
+    timestamps_ms: bytes
+    values: bytes
+    series: list[SeriesName]
 
 
 class Reject(TypedDict):

@@ -7,15 +7,21 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Topics:
-    """Topic names under a prefix: `Topics("vigil").metrics == "vigil.metrics.v1"`."""
+    """Topic names under a prefix: `Topics("vigil").alerts == "vigil.alerts.v1"`."""
 
     prefix: str = "vigil"
 
-    def _name(self, stem: str) -> str:
-        return f"{self.prefix}.{stem}.v1"
+    def _name(self, stem: str, version: int = 1) -> str:
+        return f"{self.prefix}.{stem}.v{version}"
 
     @property
     def metrics(self) -> str:
+        """Samples as SeriesBatch columns (schemas/series_batch.py)."""
+        return self._name("metrics", 2)
+
+    @property
+    def metrics_v1(self) -> str:
+        """Samples as v1 MetricBatch records: written only while `metrics_v1_topic` is on (the transition)."""
         return self._name("metrics")
 
     @property

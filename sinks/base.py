@@ -16,10 +16,14 @@ from typing import Any, NamedTuple, Protocol
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from infra.retry import Backoff, PermanentError, RetryableError, retry_forever
-from schemas.codec import Codec, DecodeError
+from schemas.codec import DecodeError
 from sinks import metrics
 
 log = logging.getLogger(__name__)
+
+
+Decoder = Callable[[bytes], Any]
+"""A topic's record decoder (a codec's `decode`, or `SeriesBatchCodec.columns`); raises DecodeError."""
 
 
 class Consumed(NamedTuple):
@@ -79,7 +83,7 @@ def write_isolating(write: Callable[[list[Consumed]], None], records: list[Consu
 class SinkLoop:
     """Consumes `decoders`' topics with one consumer and feeds a sink until `stop` is set."""
 
-    def __init__(self, sink: Sink, consumer: Consumer, decoders: dict[str, Codec], stop: threading.Event,
+    def __init__(self, sink: Sink, consumer: Consumer, decoders: dict[str, Decoder], stop: threading.Event,
                  max_messages: int, max_wait_s: float, backoff: Backoff = Backoff()) -> None:
         self.sink = sink
         self.consumer = consumer
@@ -120,7 +124,7 @@ class SinkLoop:
             topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
             next_offsets[(topic, partition)] = offset + 1
             try:
-                records.append(Consumed(topic, partition, offset, self.decoders[topic].decode(msg.value() or b"")))
+                records.append(Consumed(topic, partition, offset, self.decoders[topic](msg.value() or b"")))
             except DecodeError as exc:
                 bad.append(f"{topic}[{partition}]@{offset}: {exc}")
         if bad:

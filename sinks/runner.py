@@ -12,7 +12,7 @@ from infra.migrate import migrate
 from infra.retry import Backoff
 from infra.settings import SinksSettings
 from schemas import codec
-from sinks.base import Sink, SinkLoop
+from sinks.base import Decoder, Sink, SinkLoop
 from sinks.postgres import PostgresSink
 from sinks.tsdb import TsdbSink
 
@@ -24,17 +24,20 @@ def build_loops(settings: SinksSettings, stop: threading.Event) -> list[SinkLoop
     topics = settings.topics
     backoff = Backoff(initial_s=settings.sinks_backoff_initial_s, max_s=settings.sinks_backoff_max_s)
 
-    def loop(sink: Sink, decoders: dict[str, codec.Codec]) -> SinkLoop:
+    def loop(sink: Sink, decoders: dict[str, Decoder]) -> SinkLoop:
         consumer = make_consumer(settings, f"{settings.topic_prefix}.sinks.{sink.name}")
         return SinkLoop(sink, consumer, decoders, stop, max_messages=settings.batch_max_messages,
                         max_wait_s=settings.batch_max_wait_s, backoff=backoff)
 
     tsdb = TsdbSink(settings.tsdb_url, timeout_s=settings.tsdb_timeout_s, max_lines=settings.tsdb_max_lines_per_write)
     postgres = PostgresSink(settings.postgres_dsn.get_secret_value(), topics)
+    metrics = {topics.metrics: codec.SeriesBatchCodec().columns}
+    if settings.metrics_v1_topic:  # the transition: drain what was written to the v1 topic too
+        metrics[topics.metrics_v1] = codec.metric_batch().decode
     return [
-        loop(tsdb, {topics.metrics: codec.metric_batch()}),
-        loop(postgres, {topics.alerts: codec.alert_event(), topics.incidents: codec.incident_event(),
-                        topics.deliveries: codec.delivery()}),
+        loop(tsdb, metrics),
+        loop(postgres, {topics.alerts: codec.alert_event().decode, topics.incidents: codec.incident_event().decode,
+                        topics.deliveries: codec.delivery().decode}),
     ]
 
 

@@ -16,6 +16,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 
 from infra.retry import PermanentError, RetryableError
 from schemas.records import MetricBatch, Sample
+from schemas.series_batch import Columns
 from sinks.base import Consumed, WriteFailed, WriteRejected
 
 # Measurement names escape commas and spaces, tag keys and values also `=`. Backslash is escaped
@@ -31,7 +32,7 @@ _TAG = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\\": "\\\\", "\n": r"
 # the config would lose all of it, so they are retried (and logged) instead.
 RETRYABLE_STATUS = frozenset({401, 403, 404, 405, 408, 429})
 
-_PREFIX_CACHE_MAX = 100_000
+_PREFIX_CACHE_MAX = 1_000_000  # series; a clear costs one rebuild per live series, so it must exceed them
 
 
 def series_prefix(name: str, labels: dict[str, str]) -> str:
@@ -45,7 +46,30 @@ class LineEncoder:
 
     def __init__(self, cache_size: int = _PREFIX_CACHE_MAX) -> None:
         self._prefixes: dict[tuple, str] = {}
+        self._by_id: dict[int, str] = {}  # series id → "prefix value=" (SeriesBatch)
         self._cache_size = cache_size
+
+    def column_lines(self, batches: Iterable[Columns]) -> list[str]:
+        """The lines of SeriesBatch columns: one cached prefix per series id, no Sample dicts built."""
+        out: list[str] = []
+        append = out.append
+        prefixes = self._by_id
+        for batch in batches:
+            names, ids = batch.names, batch.series_ids
+            if len(prefixes) + len(ids) > self._cache_size:
+                prefixes = self._by_id = {}
+            local = []
+            for sid in ids:
+                prefix = prefixes.get(sid)
+                if prefix is None:
+                    name, labels = names[sid]
+                    prefix = prefixes[sid] = series_prefix(name, labels) + " value="
+                local.append(prefix)
+            for i, ts, value in zip(batch.sample_series, batch.timestamps_ms, batch.values):
+                if value != value:
+                    continue  # NaN: see lines()
+                append(f"{local[i]}{value!r} {ts}")
+        return out
 
     def lines(self, samples: Iterable[Sample]) -> list[str]:
         """One `prefix value=V T` line per sample, timestamps in ms; NaN samples are left out."""
@@ -108,9 +132,12 @@ class TsdbSink:
         self._max_lines = max_lines
 
     def write(self, records: list[Consumed]) -> int:
-        """Write the samples of every batch; returns the number of points written."""
-        batches: list[MetricBatch] = [r.value for r in records]
-        lines = self._encoder.lines(s for batch in batches for s in batch["samples"])
+        """Write the samples of every batch (SeriesBatch columns, or v1 MetricBatches); returns the points written."""
+        columns = [r.value for r in records if isinstance(r.value, Columns)]
+        lines = self._encoder.column_lines(columns)
+        if len(columns) < len(records):  # vigil.metrics.v1, drained during the transition
+            v1: list[MetricBatch] = [r.value for r in records if not isinstance(r.value, Columns)]
+            lines += self._encoder.lines(s for batch in v1 for s in batch["samples"])
         for start in range(0, len(lines), self._max_lines):
             # One joined string rather than a list: influxdb-client serialises a list item by
             # item at ~280k lines/s, a single str ~1.4M lines/s (measured here).

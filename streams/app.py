@@ -66,7 +66,7 @@ def build_app(settings: StreamsSettings, feed: RulesFeed, incident_engine_of) ->
                         settings.state_checkpoint_s)
     engine = Engine(feed, series, groups, partitions, int(settings.allowed_lateness_s * 1000),
                     int(settings.state_idle_s * 1000))
-    batch_codec, alert_codec = codec.metric_batch(), codec.alert_event()
+    batch_codec, alert_codec = codec.series_batch(), codec.alert_event()
     incidents = incident_agents.install(app, settings, incident_engine_of, state_schema)
 
     async def emit(emits: list[Emit]) -> None:
@@ -100,10 +100,10 @@ def build_app(settings: StreamsSettings, feed: RulesFeed, incident_engine_of) ->
 
     @app.agent(metrics)
     async def evaluate(stream):
-        """MetricBatch → rule evaluation → AlertEvents (awaited: offsets commit after the send)."""
+        """SeriesBatch → rule evaluation → AlertEvents (awaited: offsets commit after the send)."""
         async for message in stream.events():
-            batch = batch_codec.decode(message.value)
-            result = engine.on_batch(batch["samples"], message.message.partition, _now_ms())
+            batch = batch_codec.columns(message.value)
+            result = engine.on_columns(batch, message.message.partition, _now_ms())
             await emit(result.emits)
             for beat in result.heartbeats:
                 await heartbeats.send(key=beat.key.encode(), partition=beat.partition, value=json.dumps(

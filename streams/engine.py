@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from schemas.records import AlertEvent, Sample
+from schemas.series_batch import Columns
 from streams import absence
 from streams.evaluate import Outcome, adopt, alert_key, event, new_state, observe, sample_event
 from streams.lifecycle import resolve
@@ -76,6 +77,33 @@ class Engine:
     def group_partition(self, key: str) -> int:
         """Heartbeat partition of an absence group's key (stable across processes)."""
         return zlib.crc32(key.encode()) % self.partitions
+
+    def on_columns(self, batch: Columns, partition: int, now_ms: int) -> BatchResult:
+        """Evaluate one SeriesBatch of `partition`: only samples of series some rule selects become Sample dicts."""
+        index = self.feed.index
+        if index is not self._index:
+            self._index, self._matches, self._selectors = index, {}, {}
+        matches, names = self._matches, batch.names
+        selected = []
+        for sid in batch.series_ids:
+            matched = matches.get(sid)
+            if matched is None:
+                name, labels = names[sid]
+                matched = self._match(index, {"series_id": sid, "name": name, "labels": labels})  # type: ignore[typeddict-item]
+            selected.append(bool(matched))
+        ids = batch.series_ids
+        samples: list[Sample] = []
+        if any(selected):
+            for i, ts, value in zip(batch.sample_series, batch.timestamps_ms, batch.values):
+                if selected[i]:
+                    sid = ids[i]
+                    name, labels = names[sid]
+                    samples.append({"series_id": sid, "name": name, "labels": labels, "value": value,
+                                    "timestamp_ms": ts})
+        result = self.on_batch(samples, partition, now_ms)
+        if len(batch) and (newest := max(batch.timestamps_ms)) > self.stream_time_ms:
+            self.stream_time_ms = newest  # event time moves with every sample, selected or not
+        return result
 
     def on_batch(self, samples: list[Sample], partition: int, now_ms: int) -> BatchResult:
         """Evaluate one MetricBatch of `partition`."""

@@ -25,7 +25,7 @@ def produce_samples(settings: CommonSettings, samples: list[Sample]) -> None:
     for s in samples:
         p = partition_for(s["series_id"], settings.metrics_partitions)
         batch = {"partition": p, "source": "test", "accepted_at_ms": int(time.time() * 1000), "samples": [s]}
-        producer.produce(settings.topics.metrics, codec.metric_batch().encode(batch), key=str(p).encode(), partition=p)
+        producer.produce(settings.topics.metrics, codec.series_batch().encode(batch), key=str(p).encode(), partition=p)
     assert producer.flush(15) == 0
 
 

@@ -181,7 +181,7 @@ def test_a_change_reaches_ingest_within_seconds(api):
         "VIGIL_INGEST_PORT": str(port), "VIGIL_DEVICE_CACHE_TTL_S": "3600"})
     cache = redis.Redis.from_url(api.env.env["VIGIL_REDIS_URL"])
     key = CACHE_KEY_PREFIX.format(prefix=api.env.prefix) + "pump-9"
-    reader = TopicReader(api.env.settings, api.env.settings.topics.metrics, codec.metric_batch())
+    reader = TopicReader(api.env.settings, api.env.settings.topics.metrics, codec.series_batch())
     values = itertools.count(1)
 
     def sample_labels() -> dict[str, str]:

@@ -28,7 +28,7 @@ def ingest(start_ingest):
 
 
 def samples_in_kafka(env, count: int) -> list[dict]:
-    reader = TopicReader(env.settings, env.settings.topics.metrics, codec.metric_batch())
+    reader = TopicReader(env.settings, env.settings.topics.metrics, codec.series_batch())
     reader.wait_for(lambda r: sum(len(b["samples"]) for b in r) >= count, what=f"{count} samples")
     reader.read_for(1)
     reader.close()
@@ -52,7 +52,7 @@ def test_influxdb_client_write_lands_in_kafka_partitioned_by_series(ingest):
     user = by_name[("cpu_usage_user", "web-7")]
     assert user["value"] == 7.5 and user["timestamp_ms"] == t and user["labels"] == {"host": "web-7", "cpu": "cpu0"}
     assert user["series_id"] == series_id("cpu_usage_user", {"host": "web-7", "cpu": "cpu0"})
-    reader = TopicReader(env.settings, env.settings.topics.metrics, codec.metric_batch())
+    reader = TopicReader(env.settings, env.settings.topics.metrics, codec.series_batch())
     for batch in reader.wait_for(lambda r: len(r) >= 1):
         assert all(s["series_id"] % 2**63 % env.settings.metrics_partitions == batch["partition"]
                    for s in batch["samples"])

@@ -55,7 +55,7 @@ connectors:
     env = {"VIGIL_CONNECTORS_CONFIG": str(config), "VIGIL_CONNECTORS_PORT": str(port)}
     connectors = vigil_env.start("connectors", health_port=port, extra_env=env)
     client = publisher(broker_port)
-    reader = TopicReader(vigil_env.settings, vigil_env.settings.topics.metrics, codec.metric_batch())
+    reader = TopicReader(vigil_env.settings, vigil_env.settings.topics.metrics, codec.series_batch())
 
     def samples(name: str, **labels) -> list[dict]:
         return [s for b in reader.records for s in b["samples"]

@@ -36,7 +36,7 @@ scrape_configs:
     vigil_env.start("ingest", health_port=port, extra_env={"VIGIL_INGEST_PORT": str(port),
                                                           "VIGIL_INGEST_CONFIG": str(config)})
     try:
-        reader = TopicReader(vigil_env.settings, vigil_env.settings.topics.metrics, codec.metric_batch())
+        reader = TopicReader(vigil_env.settings, vigil_env.settings.topics.metrics, codec.series_batch())
 
         def series(name: str, job: str) -> list[dict]:
             return [s for b in reader.records for s in b["samples"] if s["name"] == name and s["labels"]["job"] == job]

@@ -7,10 +7,12 @@ import pytest
 from schemas import codec
 from schemas.series_id import fingerprint, partition_for, series_id, series_key
 
+_BATCH = {"partition": 3, "source": "influx", "accepted_at_ms": 1_700_000_000_123, "samples": [
+    {"series_id": -42, "name": "cpu_usage_user", "labels": {"host": "web-1", "cpu": "cpu0"}, "value": 97.5,
+     "timestamp_ms": 1_700_000_000_000}]}
 EXAMPLES = {
-    "metric_batch": {"partition": 3, "source": "influx", "accepted_at_ms": 1_700_000_000_123, "samples": [
-        {"series_id": -42, "name": "cpu_usage_user", "labels": {"host": "web-1", "cpu": "cpu0"}, "value": 97.5,
-         "timestamp_ms": 1_700_000_000_000}]},
+    "metric_batch": _BATCH,
+    "series_batch": _BATCH,
     "reject": {"protocol": "influx", "source": "127.0.0.1", "location": "line 3", "reason": "bad field",
                "payload": b"cpu x=", "received_at_ms": 1},
     "alert_event": {"fingerprint": "0123456789abcdef", "sequence": 2, "status": "RESOLVED", "rule_id": "r",

@@ -23,7 +23,7 @@ def test_current_schema_is_the_latest_published_version(name):
 
 @pytest.mark.parametrize("name", codec.SCHEMA_NAMES)
 def test_every_earlier_version_is_readable_by_the_current_reader(name):
-    reader = codec.metric_batch() if name == "metric_batch" else getattr(codec, name)()
+    reader = codec.Codec(name)  # schema resolution; the metrics codecs' fast paths have their own tests
     for version, old in enumerate(codec.schema_history(name), start=1):
         parsed = fastavro.parse_schema(old)
         for record in generate_many(parsed, 20):

@@ -34,7 +34,7 @@ def metric_batches(vigil_env, name: str) -> tuple[list[Sample], list[tuple[bytes
     for s in samples:
         by_partition.setdefault(partition_for(s["series_id"], partitions), []).append(s)
     assert len(by_partition) >= 2, "the test data must cover several partitions"
-    records = [(codec.metric_batch().encode({"partition": p, "source": "test", "accepted_at_ms": now,
+    records = [(codec.series_batch().encode({"partition": p, "source": "test", "accepted_at_ms": now,
                                              "samples": batch}), str(p).encode(), p)
                for p, batch in by_partition.items()]
     return samples, records
