@@ -170,3 +170,13 @@ def import_rules(
         return
     rules = translation.rules
     _print_applied(run_with_store(True, lambda store: store.apply(rules, CLI_ACTOR)))
+
+
+@rules_app.command("test")
+def test_rules(
+    files: list[Path] = typer.Argument(..., help="promtool unit-test files (rule_files, tests: [...])"),
+) -> None:
+    """Run Prometheus rule unit tests, as `promtool test rules` does; exit 1 if any test fails."""
+    from kernel.prom_rules.unit_test_runner import run_test_files
+
+    raise typer.Exit(run_test_files([str(f) for f in files]))
