@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import typer
@@ -110,11 +111,16 @@ def stack_status() -> None:
 @app.command()
 def ingest() -> None:
     """Run the ingest HTTP server (Influx line protocol on /write and /api/v2/write)."""
+    from infra.ingest_processes import CHILD_ENV, supervise
     from infra.settings import IngestSettings
-    from ingest.app import run
 
     settings = _settings(IngestSettings)
     _logging(settings.log_level)
+    if settings.ingest_processes > 1 and CHILD_ENV not in os.environ:
+        supervise(settings)
+        return
+    from ingest.app import run
+
     run(settings)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     # Ask the kernel to SIGTERM this child when the supervising process dies, so a
     # killed `vigil up` or test session leaves no orphans behind.
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -46,7 +46,7 @@ class ManagedProcess:
             env={**os.environ, **self.env},
             cwd=self.cwd,
             start_new_session=True,  # Ctrl-C reaches the supervisor, which stops children in order
-            preexec_fn=_die_with_parent if attached else None,
+            preexec_fn=die_with_parent if attached else None,
         )
         log.close()
         self.pid_path.write_text(f"{self.popen.pid}\n{self.program or self.argv[0]}\n")

@@ -41,6 +41,10 @@ class IngestSettings(CommonSettings):
 
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8090
+    ingest_processes: int = Field(1, ge=1, le=64, description="ingest processes sharing the port (SO_REUSEPORT): "
+                                  "one parses about one core's worth of samples")
+    ingest_reuse_port: bool = Field(False, description="bind the port with SO_REUSEPORT (set for each of "
+                                    "several ingest processes)")
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="limit after gzip decompression")
     max_line_bytes: int = Field(64 * 1024, ge=256)
     max_future_s: int = Field(600, ge=0, description="reject samples stamped further ahead than this")

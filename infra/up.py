@@ -217,6 +217,8 @@ def run_up(stack_settings: StackSettings, demo: bool, console: Console) -> int:
                                    if k.removeprefix("VIGIL_").lower() in CommonSettings.model_fields})
         migrate(common.postgres_dsn.get_secret_value())
         ensure_topics(common)
+        # Two ingest processes on :8090 (SO_REUSEPORT): one process parses about a core's worth of samples.
+        env["VIGIL_INGEST_PROCESSES"] = os.environ.get("VIGIL_INGEST_PROCESSES", "2")
         if demo:
             from infra.demo.receiver import DemoReceiver
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
+import socket
 from contextlib import asynccontextmanager, suppress
 
 import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from prometheus_client import make_asgi_app
+from prometheus_client import REGISTRY, CollectorRegistry, make_asgi_app, multiprocess
 
 from infra.kafka import ensure_topics
 from infra.migrate import migrate
@@ -51,7 +53,7 @@ def create_app(settings: IngestSettings, sources: Sources) -> FastAPI:
 
     app = FastAPI(title="Vigil ingest", lifespan=lifespan,
                   description="Influx line protocol, Prometheus remote write, OTLP/HTTP and StatsD into Kafka.")
-    app.mount("/metrics", make_asgi_app())
+    app.mount("/metrics", make_asgi_app(_registry()))
     app.add_middleware(AgentTokens, sources=sources)
 
     @app.get("/healthz", tags=["health"])
@@ -72,6 +74,15 @@ def create_app(settings: IngestSettings, sources: Sources) -> FastAPI:
     return app
 
 
+def _registry() -> CollectorRegistry:
+    """The default registry, or, in one of several ingest processes, every process's metrics summed."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # prometheus_client's own switch, set by the supervisor
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
+
+
 def run(settings: IngestSettings) -> None:
     """Read the sources file, prepare topics and tables, then serve until SIGINT/SIGTERM."""
     try:
@@ -85,10 +96,24 @@ def run(settings: IngestSettings) -> None:
     except Exception as exc:  # Kafka down at start: serve anyway and answer 503 until it is back
         log.warning("could not create topics (Kafka unreachable?): %s", exc)
     app = create_app(settings, sources)
+    config = uvicorn.Config(app, host=settings.ingest_host, port=settings.ingest_port, log_level="warning",
+                            access_log=False)
     # Ingest allocates a few containers per sample: the collector's default (a young-generation pass
     # every 700 allocations, scanning startup objects too) cost 10–25 % of remote write / OTLP
     # throughput (bench/remote_write.py, bench/otlp.py). Startup objects leave its scans; passes come rarer.
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD, 20, 20)
-    uvicorn.run(app, host=settings.ingest_host, port=settings.ingest_port,
-                log_level="warning", access_log=False)
+    if settings.ingest_reuse_port:  # one of several ingest processes on this port: the kernel spreads connections
+        uvicorn.Server(config).run(sockets=[_reuse_port_socket(settings.ingest_host, settings.ingest_port)])
+    else:
+        uvicorn.Server(config).run()
+
+
+def _reuse_port_socket(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
