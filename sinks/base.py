@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
@@ -21,6 +22,9 @@ from sinks import metrics
 
 log = logging.getLogger(__name__)
 
+
+_DONE: Future[bool] = Future()
+_DONE.set_result(True)  # the "write" of a batch whose records were all undecodable: commit its offsets
 
 Decoder = Callable[[bytes], Any]
 """A topic's record decoder (a codec's `decode`, or `SeriesBatchCodec.columns`); raises DecodeError."""
@@ -95,22 +99,40 @@ class SinkLoop:
         self._kafka_errors: set[str] = set()
 
     def run(self) -> None:
-        """Loop until stopped: the batch in hand is finished and committed, then the consumer leaves."""
+        """Loop until stopped: the batch in hand is finished and committed, then the consumer leaves.
+
+        One write is in flight on a thread of its own while the next batch is fetched and decoded
+        (the store's answer is mostly waiting); a batch's offsets are committed once its write
+        returned, and the next write starts only then, so commits follow writes in order.
+        """
         self.consumer.subscribe(list(self.decoders))
+        writer = ThreadPoolExecutor(1, thread_name_prefix=f"sink-{self.sink.name}-write")
+        in_flight: tuple[Future[bool], list[TopicPartition]] | None = None
         try:
             while not self.stop.is_set():
                 messages = self.consumer.consume(num_messages=self.max_messages, timeout=self.max_wait_s)
+                if in_flight is not None and (messages or in_flight[0].done()):
+                    if not self._finish(*in_flight):
+                        break
+                    in_flight = None
                 if not messages:
                     continue
                 records, offsets = self._decode(messages)
-                if records and not self._write(records):
-                    log.warning("%s: stopping while the write still fails; its offsets stay uncommitted",
-                                self.sink.name)
-                    break
-                self._commit(offsets)
+                in_flight = (writer.submit(self._write, records) if records else _DONE, offsets)
+            if in_flight is not None:
+                self._finish(*in_flight)
         finally:
+            writer.shutdown(wait=True)
             self.consumer.close()
             self.sink.close()
+
+    def _finish(self, written: Future[bool], offsets: list[TopicPartition]) -> bool:
+        """Wait for a write; commit its offsets if it succeeded. False: stopping while the write still fails."""
+        if not written.result():
+            log.warning("%s: stopping while the write still fails; its offsets stay uncommitted", self.sink.name)
+            return False
+        self._commit(offsets)
+        return True
 
     def _decode(self, messages: list[Message]) -> tuple[list[Consumed], list[TopicPartition]]:
         """Decoded records, and the offsets to commit once they are written (undecodable ones included)."""
