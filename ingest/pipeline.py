@@ -12,7 +12,7 @@ from ingest.label_sets import LabelSets
 from ingest.publisher import Publisher
 from ingest.relabel import relabel_samples
 from ingest.sources import Agent, IngestConfig, Sources
-from ingest.validate import Limits, check_sample
+from ingest.validate import VALID_NAMES, Limits, check_sample
 from schemas.records import Reject, Sample
 from schemas.series_id import SeriesIds
 
@@ -77,18 +77,29 @@ class Pipeline:
             units = self._relabel(protocol, units, extra_labels, policy.relabel_configs)
         good_units: list[Unit] = []
         problems = list(problems)
-        # Samples of one line or series share their labels dict: check and key each dict once.
+        # The loops below run once per sample (~10^5/s): the common case is inlined, and anything
+        # unusual goes to check_sample for the reason. Samples of one line or series share their
+        # labels dict: each dict is checked and keyed once.
         label_reasons: dict[int, str | None] = {}
+        check_set = self.label_sets.check
+        oldest, newest = now_ms - limits.max_past_ms, now_ms + limits.max_future_ms
+        known_names = VALID_NAMES
         for unit in units:
             reason = None
             for sample in unit.samples:
                 labels = sample["labels"]
                 reason = label_reasons.get(id(labels), "")
                 if reason == "":
-                    reason = label_reasons[id(labels)] = self.label_sets.check(labels, limits)
-                reason = reason or check_sample(sample, now_ms, limits)
+                    reason = label_reasons[id(labels)] = check_set(labels, limits)
                 if reason is not None:
                     break
+                value = sample["value"]
+                # value - value is 0.0 for every finite value, NaN for NaN and ±Inf.
+                if value - value != 0.0 or not oldest <= sample["timestamp_ms"] <= newest \
+                        or sample["name"] not in known_names:
+                    reason = check_sample(sample, now_ms, limits)
+                    if reason is not None:
+                        break
             if reason is None:
                 good_units.append(unit)
             else:
@@ -97,13 +108,13 @@ class Pipeline:
         if good:
             await self.registry.enrich(good)
             keys: dict[int, bytes] = {}
-            series_ids = self.series_ids
+            key_of, series_id_of = self.label_sets.key, self.series_ids.of
             for sample in good:
                 labels = sample["labels"]
                 key = keys.get(id(labels))
                 if key is None:
-                    key = keys[id(labels)] = self.label_sets.key(labels)
-                sample["series_id"] = series_ids.of(sample["name"], key)
+                    key = keys[id(labels)] = key_of(labels)
+                sample["series_id"] = series_id_of(sample["name"], key)
             if policy.max_new_series_per_hour is not None and self.limiter is not None:
                 good = await self._limit(source_name, policy.max_new_series_per_hour, good_units, problems)
         if good:

@@ -14,7 +14,7 @@ _LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _LABEL_NAMES = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*(?:\n[a-zA-Z_][a-zA-Z0-9_]*)*")  # names joined by \n
 # Metric names that matched _METRIC: every sample is checked, and a name recurs in every request.
 VALID_NAMES_MAX = 100_000
-_VALID_NAMES: set[str] = set()
+VALID_NAMES: set[str] = set()  # read by the pipeline's inlined fast path; only check_sample adds to it
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +49,12 @@ def check_sample(sample: Sample, now_ms: int, limits: Limits) -> str | None:
     name = sample["name"]
     if len(name) > limits.max_name_len:
         return f"metric name '{name[:40]}…' is {len(name)} characters (limit {limits.max_name_len})"
-    if name not in _VALID_NAMES:
+    if name not in VALID_NAMES:
         if not _METRIC.fullmatch(name):
             return f"metric name '{name[:80]}' is invalid: expected [a-zA-Z_:][a-zA-Z0-9_:]*"
-        if len(_VALID_NAMES) >= VALID_NAMES_MAX:
-            _VALID_NAMES.clear()
-        _VALID_NAMES.add(name)
+        if len(VALID_NAMES) >= VALID_NAMES_MAX:
+            VALID_NAMES.clear()
+        VALID_NAMES.add(name)
     return None
 
 

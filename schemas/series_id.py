@@ -48,9 +48,12 @@ def series_id(name: str, labels: dict[str, str]) -> int:
     return series_id_of(name, labels_key(labels))
 
 
+SERIES_ID_MASK = 0x7FFF_FFFF_FFFF_FFFF
+
+
 def partition_for(series: int, partitions: int) -> int:
     """Metrics-topic partition of a series: every sample of it lands on the same one."""
-    return (series & 0x7FFF_FFFF_FFFF_FFFF) % partitions
+    return (series & SERIES_ID_MASK) % partitions
 
 
 def fingerprint(labels: dict[str, str]) -> str:

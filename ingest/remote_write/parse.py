@@ -146,15 +146,22 @@ def parse(payload: bytes, label_sets: LabelSets | None = None) -> ParseResult:
     label_sets = label_sets or LabelSets()
     result = ParseResult()
     skipped = result.skipped
+    append = result.series.append
     for index, series in enumerate(request.timeseries):
         name, labels, refused = label_sets.get(tuple(series.labels))
         if refused is not None:
             result.errors.append(SeriesError(f"timeseries[{index}] {name}".rstrip(), refused,
                                              identity({NAME_LABEL: name, **labels})))
             continue
-        samples = samples_of(series.samples, name, labels, skipped)
+        points = series.samples
+        if len(points) == 1 and (point := points[0]).value == point.value:
+            # Prometheus' shape (one sample per series per request), inlined: ~a fifth of the parse.
+            append(ParsedSeries(index, [{"series_id": 0, "name": name, "labels": labels, "value": point.value,
+                                         "timestamp_ms": point.timestamp}]))
+            continue
+        samples = samples_of(points, name, labels, skipped)
         if samples:
-            result.series.append(ParsedSeries(index, samples))
+            append(ParsedSeries(index, samples))
     return result
 
 
