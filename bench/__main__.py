@@ -3,11 +3,13 @@
 ``python -m bench`` runs them all; ``python -m bench NAME …`` runs some: ingest (Influx line
 protocol), remote_write, remote_write_v2, otlp, statsd, mqtt, modbus, page, rules (evaluation with 1,000 rules),
 notifications (pages/s through the notifier), incidents (alert transitions/s through grouping and escalation),
-api (alerts list and query_range latency under 100 clients; `python -m bench.api --quick` for a smoke run).
+api (alerts list and query_range latency under 100 clients; `python -m bench.api --quick` for a smoke run),
+pipeline (the whole chain next to vmagent/vmalert/Alertmanager end to end; `python -m bench.pipeline --help`).
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 from contextlib import contextmanager
 from collections.abc import Callable
@@ -16,13 +18,13 @@ from pathlib import Path
 
 from bench import api as api_bench
 from bench import incidents as incidents_bench
-from bench import http_load, ingest_throughput, otlp, page_latency, remote_write, rules_eval
+from bench import http_load, ingest_throughput, otlp, page_latency, pipeline, remote_write, rules_eval
 from bench import modbus as modbus_bench
 from bench import mqtt as mqtt_bench
 from bench import notifications as notifications_bench
 from bench import statsd as statsd_bench
 from infra.stack import Stack
-from tests.harness import drop_env, new_env, start_test_stack
+from infra.sandbox import drop_env, new_env, start_stack
 
 
 def _http_protocol(module, load=None, name=None) -> Callable[[Stack], None]:
@@ -117,7 +119,7 @@ BENCHMARKS = {"ingest": _http_protocol(ingest_throughput), "remote_write": _http
               "remote_write_v2": _http_protocol(remote_write, remote_write.load_v2, "remote_write_v2"),
               "otlp": _http_protocol(otlp), "statsd": statsd, "mqtt": mqtt, "modbus": modbus,
               "notifications": notifications_bench.bench, "incidents": incidents,
-              "page": page, "rules": rules, "api": api_bench.bench}
+              "page": page, "rules": rules, "api": api_bench.bench, "pipeline": pipeline.bench}
 
 
 def main(argv: list[str]) -> int:
@@ -127,12 +129,13 @@ def main(argv: list[str]) -> int:
         print(f"unknown benchmark {unknown[0]!r}; choose from: {', '.join(BENCHMARKS)}", file=sys.stderr)
         return 2
     print("starting a fresh embedded stack on free ports …", flush=True)
-    stack = start_test_stack()
+    stack = start_stack()
     try:
         for name in argv or BENCHMARKS:
             BENCHMARKS[name](stack)
     finally:
         stack.down(only_started=True)
+        shutil.rmtree(stack.settings.state_dir, ignore_errors=True)
     return 0
 
 

@@ -39,7 +39,7 @@ from bench.api_seed import (ALERT_NAMES, CLUSTERS, DAY_S, FULL, METRICS, QUICK, 
                             seed_tsdb)
 from bench.http_load import cpu_seconds
 from infra.stack import Stack
-from tests.harness import VigilEnv, drop_env, free_port, new_env, start_test_stack, wait_http
+from infra.sandbox import VigilEnv, drop_env, free_port, new_env, start_stack, wait_http
 
 CLIENTS = 100
 OPEN_LOOP_SHARE = 0.7
@@ -309,7 +309,7 @@ def main(argv: list[str]) -> int:
     if set(argv) - {"--quick"}:
         print("usage: python -m bench.api [--quick]", file=sys.stderr)
         return 2
-    stack = start_test_stack()
+    stack = start_stack()
     try:
         bench(stack, QUICK if "--quick" in argv else FULL)
     finally:

@@ -32,7 +32,7 @@ from streams.incidents.engine import IncidentEngine
 from streams.incidents.memory_store import MemoryStore
 from streams.incidents.silences import SilenceIndex, Silence
 from streams.matchers import parse_matcher
-from tests.harness import VigilEnv, free_port
+from infra.sandbox import VigilEnv, free_port
 
 GROUPS, ALERTS_PER_GROUP, CYCLES, BATCH = 1_000, 20, 5, 500
 TRANSITIONS = GROUPS * ALERTS_PER_GROUP * CYCLES * 2

@@ -12,7 +12,7 @@ import time
 from bench.http_load import accepted, cpu_seconds
 from infra.demo.plc import DemoPlc
 from ingest.scrape.config import seconds
-from tests.harness import VigilEnv, free_port, wait_until
+from infra.sandbox import VigilEnv, free_port, wait_until
 
 DEVICES = 100
 REGISTERS = 8  # the demo pump's holding block is 8 registers wide

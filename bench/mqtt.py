@@ -15,7 +15,7 @@ import time
 import paho.mqtt.client as mqtt
 
 from bench.http_load import accepted, cpu_seconds
-from tests.harness import VigilEnv, free_port, wait_until
+from infra.sandbox import VigilEnv, free_port, wait_until
 
 MESSAGES = 20_000
 DEVICES = 200

@@ -20,7 +20,7 @@ from infra.demo.receiver import DemoReceiver
 from infra.kafka import make_producer
 from infra.stack import Stack
 from schemas import codec
-from tests.harness import VigilEnv, drop_env, free_port, new_env
+from infra.sandbox import VigilEnv, drop_env, free_port, new_env
 from tests.notifier.incidents import alert, incident
 
 KEYS, PAGES_PER_KEY = 1000, 1  # spread: 1,000 routing keys and 1,000 channels, one page each

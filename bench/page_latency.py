@@ -13,7 +13,7 @@ import time
 import httpx
 
 from infra.demo.receiver import DemoReceiver
-from tests.harness import VigilEnv, free_port
+from infra.sandbox import VigilEnv, free_port
 
 PROBES = 40
 RULES = """

@@ -12,7 +12,7 @@ import time
 import urllib.request
 
 from bench.http_load import cpu_seconds
-from tests.harness import VigilEnv, free_port
+from infra.sandbox import VigilEnv, free_port
 
 OFFERED_LINES_PER_S = (100_000, 300_000, 500_000)
 SECONDS = 4

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 DEBS="postgresql redis-server victoria-metrics mosquitto mosquitto-clients docker-compose"
 DEBS="$DEBS prometheus prometheus-node-exporter"  # real remote-write and scrape peers for the tests
+DEBS="$DEBS prometheus-alertmanager"  # bench/pipeline.py: the anchor chain vmalert → Alertmanager (vmagent, vmalert ship in victoria-metrics)
 DEBS="$DEBS chromium chromium-driver"  # for the board test: headless Chromium driven by selenium
 python3 -c 'import ensurepip' 2>/dev/null || DEBS="$DEBS python3-venv"
 
