@@ -73,16 +73,49 @@ def parse(expr: str) -> Expr:
     return _parse_cached(expr)
 
 
+MAX_NESTING = 256  # promql_parser recurses per level and overflows the native stack (a crash) near 10,000
+
+
 @lru_cache(maxsize=2048)
 def _parse_cached(expr: str) -> Expr:
+    depth = _nesting(expr)
+    if depth > MAX_NESTING:
+        raise PromQLError(f"parse error in {expr[:80]!r}…: nested {depth} levels deep (limit {MAX_NESTING})")
     try:
         tree = pp.parse(expr)
     except ValueError as exc:
+        raise PromQLError(f"parse error in {expr!r}: {exc}") from None
+    except BaseException as exc:  # a Rust panic (pyo3's PanicException), e.g. on x[1e400]
+        if type(exc).__name__ != "PanicException":
+            raise
         raise PromQLError(f"parse error in {expr!r}: {exc}") from None
     try:
         return _convert(tree)
     except PromQLError as exc:
         raise PromQLError(f"parse error in {expr!r}: {exc}") from None
+
+
+def _nesting(expr: str) -> int:
+    """The deepest nesting of brackets outside string literals."""
+    depth = deepest = 0
+    quote = ""
+    escaped = False
+    for char in expr:
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\" and quote != "`":
+                escaped = True
+            elif char == quote:
+                quote = ""
+        elif char in "\"'`":
+            quote = char
+        elif char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth -= 1
+    return deepest
 
 
 def selectors(expr: str | Expr) -> list[list[Matcher]]:
