@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schemas.topics import Topics
+from schemas.topics import Topics, streams_group
 
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _CONFIG = SettingsConfigDict(env_prefix="VIGIL_", frozen=True, extra="ignore")
 
 
@@ -43,6 +45,9 @@ class IngestSettings(CommonSettings):
     ingest_port: int = 8090
     ingest_processes: int = Field(1, ge=1, le=64, description="ingest processes sharing the port (SO_REUSEPORT): "
                                   "one parses about one core's worth of samples")
+    ingest_linger_ms: float = Field(20.0, ge=0, le=1000, description="how long the producer gathers records "
+                                    "of concurrent requests into one batch per partition: the broker's cost is per "
+                                    "batch, each request waits up to this long for its 2xx")
     ingest_reuse_port: bool = Field(False, description="bind the port with SO_REUSEPORT (set for each of "
                                     "several ingest processes)")
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="limit after gzip decompression")
@@ -58,6 +63,20 @@ class IngestSettings(CommonSettings):
     statsd_port: int = Field(8125, ge=0, le=65535, description="UDP and TCP; 0 turns StatsD off")
     statsd_flush_interval_s: float = Field(10.0, gt=0)
     statsd_percentiles: tuple[float, ...] = (50.0, 90.0, 95.0, 99.0)
+    ingest_max_in_flight: int = Field(32, ge=0, description="write requests one ingest process reads, parses and "
+                                      "publishes at once; beyond this a write is answered 503 + Retry-After before "
+                                      "its body is read (0: no bound)")
+    ingest_max_evaluation_lag_s: float = Field(2.0, ge=0, description="answer writes 503 + Retry-After while the "
+                                               "streams worker is more than this many seconds behind on the data "
+                                               "this process accepted, so alert latency stays bounded (0: off; "
+                                               "off too while no streams worker runs)")
+    ingest_lag_poll_s: float = Field(1.0, gt=0, le=60, description="how often ingest reads the streams worker's "
+                                     "committed offsets")
+
+    @property
+    def streams_group(self) -> str:
+        """The consumer group whose committed offsets say how far rules were evaluated."""
+        return streams_group(self.topic_prefix)
 
 
 class ConnectorsSettings(IngestSettings):
@@ -80,8 +99,31 @@ class StreamsSettings(CommonSettings):
     state_idle_s: float = Field(3600.0, gt=0, description="forget (from memory) inactive alerts of series that "
                                                            "sent nothing for this long, in event time")
     streams_web_port: int = 8091
+    streams_commit_interval_s: float = Field(0.5, gt=0, le=60, description="how often the worker commits the "
+                                             "offsets it evaluated (Faust's broker_commit_interval); ingest "
+                                             "reads them as the evaluation lag, so keep it well under "
+                                             "VIGIL_INGEST_MAX_EVALUATION_LAG_S")
     data_dir: Path = Path(".vigil/streams")
     default_receiver: str = "slack"
+    external_labels: dict[str, str] = Field({}, description="Prometheus' external_labels: added to every alert's "
+                                            "labels it lacks, and `$externalLabels` in templates (JSON, e.g. "
+                                            '\'{"cluster":"eu-1"}\')')
+    external_url: str = Field("", description="where people reach Vigil (Prometheus' --web.external-url): "
+                              "`$externalURL` in templates; the same variable the notifier reads")
+
+    @field_validator("external_labels")
+    @classmethod
+    def _external_label_names(cls, v: dict[str, str]) -> dict[str, str]:
+        for name in v:
+            if not _LABEL_NAME.match(name) or name.startswith("__"):
+                raise ValueError(f"'{name}' is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)")
+        return {name: value for name, value in v.items() if value}  # Prometheus drops empty label values
+    query_tick_s: float = Field(0.2, gt=0, le=1, description="how often the query evaluator looks for groups "
+                                "that are due (a group runs at its own interval, down to 1s)")
+    query_timeout_s: float = Field(5.0, gt=0, description="one request of the query evaluator to the "
+                                   "time-series store (VIGIL_TSDB_URL), connect + read")
+    query_lookback_s: float = Field(300.0, gt=0, description="PromQL lookback: how long a series stays "
+                                    "current after its last sample (Prometheus' --query.lookback-delta)")
 
 
 class SinksSettings(CommonSettings):

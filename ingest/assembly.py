@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 @asynccontextmanager
 async def pipeline_for(settings: IngestSettings, sources: Sources) -> AsyncIterator[Pipeline]:
     """A ready Pipeline for the duration of the block; on exit, queued Kafka messages are flushed."""
-    producer = make_producer(settings)
+    producer = make_producer(settings, **{"linger.ms": settings.ingest_linger_ms})
     publisher = Publisher(producer, settings.topics, settings.metrics_partitions, settings.produce_timeout_s,
                           v1_topic=settings.metrics_v1_topic)
     pool = AsyncConnectionPool(settings.postgres_dsn.get_secret_value(), min_size=1, max_size=4, open=False)

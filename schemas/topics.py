@@ -75,3 +75,8 @@ class Topics:
         """The topics this release reads or writes."""
         return [self.metrics, self.rejects, self.alerts, self.notifications, self.deliveries, self.rules,
                 self.heartbeats, self.incidents, self.commands, self.silences, self.dead_notifications, self.routed]
+
+
+def streams_group(prefix: str) -> str:
+    """The streams workers' consumer group (their Faust app id): ingest reads its committed offsets."""
+    return f"{prefix}-streams"
