@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from schemas.series_id import series_id
 from streams import absence
-from streams.evaluate import AlertState, alert_key, event, new_state, observe
+from streams.evaluate import AlertState, alert_key, catch_up, event, new_state, observe
 from streams.lifecycle import Transition, new_life
 from streams.rules import WINDOW_TYPES, Rule
 
@@ -139,6 +139,8 @@ class Replay:
     def close_chunk(self, until_ms: int) -> None:
         """Every sample up to `until_ms` has been fed: merge group arrivals and run the timers up to it."""
         if self.rule.type != "absent":
+            for watch in self._watches.values():  # `for` completes, stale series resolve, as the worker's tick
+                self._catch_up(watch, until_ms)
             return
         selector = self._selector
         for watch in [*self._watches.values(), selector]:
@@ -181,10 +183,18 @@ class Replay:
             if not watch.started and ts >= start:
                 state["life"] = new_life()  # the replay starts inactive; earlier samples only warmed windows
                 watch.started = True
+            self._catch_up(watch, ts - 1)
             _, transition, value = observe(rule, state, ts, values[i], 0)
+            if state["life"]["k"] == ts:
+                state["val"] = value  # the alert's value while the condition holds (streams/engine.py)
             if transition is not None and watch.started:
-                self._row(watch, transition, value)
+                self._row(watch, transition, state.get("val", value))
 
+    def _catch_up(self, watch: _Watch, until_ms: int) -> None:
+        """The worker's tick between samples: pending/firing alerts move along event time."""
+        while (transition := catch_up(self.rule, watch.state, until_ms)) is not None:
+            if watch.started:
+                self._row(watch, transition, watch.state.get("val", 0.0))
     def _arrive(self, watch: _Watch, ts: int) -> None:
         """Data at event time `ts`: first the timer up to just before it, then the arrival."""
         self._tick(watch, ts - 1)

@@ -22,6 +22,7 @@ with 2).
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 
@@ -48,6 +49,8 @@ def decode(raw: bytes | dict) -> AlertState:
     state = AlertState(**(raw if isinstance(raw, dict) else orjson.loads(raw)))
     if isinstance(state.get("m"), list):
         state["m"] = anomaly.load(state["m"])
+    if "val" in state and state["val"] is None:
+        state["val"] = math.nan  # JSON has no NaN: orjson wrote null
     return state
 
 
@@ -66,12 +69,14 @@ class StateStore:
         self._outbox: dict[int, dict[str, bytes]] = {}  # written, not yet sent: partition → key → value
         self._sealing = asyncio.Lock()
         self._by_rule: dict[str, set[str]] | None = None
+        self.generation = 0  # counts resets: a reader's indexes of the live view are stale when it moved
 
     def reset(self) -> None:
         """Forget the live view (partitions moved): the next read goes to the table again."""
         self.live.clear()
         self._dirty.clear()
         self._by_rule = None
+        self.generation += 1
 
     def get(self, key: str) -> AlertState | None:
         """The live state of an alert, loading it from the table the first time."""

@@ -107,10 +107,11 @@ def series(values_by_second: list[tuple[float, float]], name: str = "m", **label
 
 
 def test_keep_firing_for_holds_the_alert_through_a_short_dip():
+    # As Prometheus' KeepFiringSince: the 30 s run from the first sample where the condition stopped holding (30 s).
     rule = RULE.model_copy(update={"for_s": 0.0, "keep_firing_for_s": 30.0})
-    events = run(rule, [sample(95, 0), sample(10, 10), sample(95, 20), sample(10, 30), sample(10, 49.9),
-                        sample(10, 50)])
-    assert [(e["status"], e["event_time_ms"]) for e in events] == [("FIRING", 0), ("RESOLVED", 50_000)]
+    events = run(rule, [sample(95, 0), sample(10, 10), sample(95, 20), sample(10, 30), sample(10, 59.9),
+                        sample(10, 60)])
+    assert [(e["status"], e["event_time_ms"]) for e in events] == [("FIRING", 0), ("RESOLVED", 60_000)]
 
 
 def test_rate_extrapolates_to_the_window_like_prometheus():
@@ -246,3 +247,134 @@ def test_a_new_rule_version_keeps_the_window_unless_its_shape_changed():
     wider = raised.model_copy(update={"window_s": 120.0, "version": 3})
     adopt(wider, state)
     assert "w" not in state and state["life"]["s"] == "firing"  # rebuilt, the alert itself kept
+
+
+# --- The worker's engine: alerts move on stream time between their series' samples (streams/engine.py) ---
+
+class _Table:
+    """The part of a Faust table the state store reads."""
+
+    def __init__(self) -> None:
+        self.data: dict = {}
+
+    def get(self, key: str):
+        return self.data.get(key)
+
+
+def engine_of(*rules: Rule, **kwargs):
+    from types import SimpleNamespace
+
+    from streams.engine import Engine
+    from streams.rules import RuleIndex
+    from streams.state import StateStore
+    return Engine(SimpleNamespace(index=RuleIndex(rules)), StateStore(_Table(), None), StateStore(_Table(), None),
+                  partitions=1, lateness_ms=30_000, **kwargs)
+
+
+def other(ts_s: float) -> dict:
+    """A sample of a series no rule selects: it moves the partition's stream time on."""
+    return {"series_id": series_id("noise", {}), "name": "noise", "labels": {}, "value": 0.0,
+            "timestamp_ms": int(ts_s * 1000)}
+
+
+def feed(engine, *samples: dict) -> list[dict]:
+    """One batch on partition 0, then the worker's tick; the AlertEvents both produced."""
+    emits = engine.on_batch(list(samples), 0, now_ms=0).emits + engine.tick(0, {0}, {0})
+    return [e.event for e in emits]
+
+
+def test_for_completes_on_stream_time_without_a_new_sample_of_the_series():
+    engine = engine_of(RULE)
+    assert feed(engine, sample(95, 0)) == []
+    assert feed(engine, other(29)) == []
+    (fired,) = feed(engine, other(45))  # nothing new from web-1: stream time says it held for 30 s
+    assert (fired["status"], fired["event_time_ms"], fired["starts_at_ms"]) == ("FIRING", 30_000, 0)
+    assert fired["annotations"] == {"summary": "web-1 at 95"} and fired["value"] == 95
+    assert fired["labels"] == {"host": "web-1", "severity": "page", "team": "web-1-ops", "alertname": "HighCPU"}
+
+
+def test_the_next_sample_completes_for_first_when_no_tick_came_between():
+    engine = engine_of(RULE)
+    events = [e.event for e in engine.on_batch([sample(95, 0), sample(40, 50)], 0, now_ms=0).emits]
+    # Fired at 30 s (the 95 at 0 s was current until then), resolved by the 40 at 50 s.
+    assert [(e["status"], e["event_time_ms"]) for e in events] == [("FIRING", 30_000), ("RESOLVED", 50_000)]
+
+
+def test_a_series_that_stops_resolves_after_the_lookback():
+    engine = engine_of(RULE)
+    feed(engine, sample(95, 0), sample(97, 30))
+    assert feed(engine, other(330)) == []  # 5 m after the last sample it is still current (Prometheus 2.42)
+    (resolved,) = feed(engine, other(331))
+    assert (resolved["status"], resolved["event_time_ms"], resolved["sequence"]) == ("RESOLVED", 330_001, 2)
+    assert resolved["annotations"] == {"summary": "web-1 at 97"} and resolved["value"] == 97  # as last firing
+
+
+def test_annotations_are_rendered_with_the_value_current_at_the_transition():
+    rule = RULE.model_copy(update={"for_s": 60.0})
+    engine = engine_of(rule)
+    for t, v in [(0, 91), (20, 99.5), (40, 93.25)]:
+        assert feed(engine, sample(v, t)) == []
+    (fired,) = feed(engine, other(75))
+    assert fired["annotations"] == {"summary": "web-1 at 93.25"} and fired["event_time_ms"] == 60_000
+
+
+def test_a_pending_alert_whose_series_went_quiet_longer_than_the_lookback_starts_over():
+    rule = RULE.model_copy(update={"for_s": 400.0})
+    engine = engine_of(rule)
+    feed(engine, sample(95, 0))
+    assert feed(engine, other(400)) == []  # stale from 300 s on: the pending alert is dropped
+    assert feed(engine, sample(95, 500), sample(95, 700), other(899)) == []  # pending again, from 500 s
+    assert [(e["status"], e["starts_at_ms"], e["event_time_ms"]) for e in feed(engine, other(900))] == [
+        ("FIRING", 500_000, 900_000)]
+
+
+def test_keep_firing_for_runs_out_on_stream_time():
+    rule = RULE.model_copy(update={"for_s": 0.0, "keep_firing_for_s": 60.0})
+    engine = engine_of(rule)
+    assert [e["status"] for e in feed(engine, sample(95, 0))] == ["FIRING"]
+    assert feed(engine, sample(10, 10), other(69)) == []
+    assert [(e["status"], e["event_time_ms"]) for e in feed(engine, other(70))] == [("RESOLVED", 70_000)]
+
+
+def test_external_labels_are_added_where_the_alert_lacks_them_and_templates_see_them():
+    where = "{{ $externalLabels.cluster }} {{ $externalURL }}"
+    rule = RULE.model_copy(update={"for_s": 0.0, "annotations": {"where": where}})
+    engine = engine_of(rule, external_labels={"cluster": "eu-1", "host": "ignored"}, external_url="https://v.example")
+    (fired,) = feed(engine, sample(95, 0))
+    assert fired["labels"]["cluster"] == "eu-1" and fired["labels"]["host"] == "web-1"
+    assert fired["annotations"] == {"where": "eu-1 https://v.example"}
+
+
+def test_empty_label_values_are_dropped_as_prometheus_does():
+    rule = RULE.model_copy(update={"for_s": 0.0, "labels": {"job_name": "", "host": "", "team": "{{ $labels.nope }}",
+                                                            "severity": "page"}})
+    (fired,) = run(rule, [sample(95, 0)])
+    assert fired["labels"] == {"severity": "page", "alertname": "HighCPU"}  # the series' own host too, as Prometheus
+
+
+def test_stream_time_is_per_partition():
+    engine = engine_of(RULE)
+    engine.on_batch([sample(95, 0)], 0, now_ms=0)
+    engine.on_batch([other(600)], 1, now_ms=0)  # another partition is far ahead
+    assert engine.tick(0, {0, 1}, {0, 1}) == []
+
+
+def test_firing_alerts_restored_from_the_changelog_still_resolve_when_their_series_is_gone():
+    from streams.state import encode
+    engine = engine_of(RULE)
+    feed(engine, sample(95, 0), sample(97, 30))
+    key = next(iter(engine.series.live))
+    saved = encode(engine.series.live[key])
+    restarted = engine_of(RULE)  # a successor: the state comes back from the table only
+    restarted.series.table.data[key] = saved
+    restarted.series.partition_of[key] = 0
+    assert feed(restarted, other(331))[0]["status"] == "RESOLVED"
+
+
+def test_state_written_before_this_change_still_loads_and_runs():
+    from streams.state import decode
+    old = decode(b'{"life":{"s":"firing","a":0,"t":30000,"q":1,"k":30000},"v":1,"sh":"threshold|None|None|30",'
+                 b'"n":30000,"lb":{"host":"web-1"},"sid":7}')
+    _, transition, _ = observe(RULE, old, 40_000, 10.0, 0)
+    assert transition == "RESOLVED"
+    assert math.isnan(decode(b'{"life":{"s":"firing","a":0,"t":1,"q":1,"k":1},"v":1,"val":null}')["val"])

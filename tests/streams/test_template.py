@@ -1,4 +1,5 @@
-"""Label/annotation templates: every supported pipe renders as Prometheus does, the rest is refused at save time."""
+"""Label/annotation templates of stream rules: Prometheus' Go templates (kernel/gotemplate) render as Prometheus
+renders them; what Prometheus refuses, and `query`, are refused when the rule is saved, naming line:column."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.rules import RuleError, parse_rule
-from streams.template import TemplateError, render, validate_template
+from kernel.gotemplate import expand_alert
+from streams.template import TemplateError, go_value, render, validate_template
 
 LABELS = {"instance": "web-3:9100", "job": "Node", "bytes": "1536", "name": "sshd.service"}
 
@@ -51,7 +53,7 @@ def test_humanize_duration_reads_seconds(value, expected):
     ('{{ $value | printf "%.1f" }}', 3.14159, "3.1"),
     ('{{ printf "%.0f" $value }}', 97.6, "98"),
     ('{{ printf "%5.1f|%-6.2f|" $value $value }}', 2.5, "  2.5|2.50  |"),
-    ('{{ printf "%d errors" $value }}', 12.0, "12 errors"),
+    ('{{ printf "%d errors" $value }}', 12.0, "%!d(float64=12) errors"),  # Go's fmt: $value is a float64
     ('{{ printf "%e" $value }}', 1234.5, "1.234500e+03"),
     ('{{ printf "%g" $value }}', 0.5, "0.5"),
     ('{{ printf "%v %s" $value $labels.job }}', 97.25, "97.25 Node"),
@@ -69,13 +71,34 @@ def test_labels_dot_form_external_labels_and_case():
     assert render("{{ .Labels.instance }} = {{ .Value }}", LABELS, 1.5) == "web-3:9100 = 1.5"
     assert render("{{ $labels.job | toUpper }}/{{ .Labels.job | toLower }}", LABELS, 0) == "NODE/node"
     assert render("[{{ $externalLabels.cluster }}{{ .ExternalLabels.region }}]", LABELS, 0) == "[]"
+    assert render("[{{ $externalLabels.cluster }}|{{ $externalURL }}]", LABELS, 0, {"cluster": "eu-1"},
+                  "https://vigil.example/") == "[eu-1|https://vigil.example/]"
     assert render("{{ $labels.missing | toUpper }}!", LABELS, 0) == "!"
     assert render("{{$value}}|{{  $labels.name  }}", LABELS, 97.25) == "97.25|sshd.service"
 
 
-def test_humanize_reads_a_label_as_a_number_and_leaves_other_text_alone():
+@pytest.mark.parametrize("text, expected", [
+    ("{{ $labels }}", "map[bytes:1536 instance:web-3:9100 job:Node name:sshd.service]"),
+    ("{{ if gt $value 90.0 }}hot{{ else }}ok{{ end }}", "hot"),
+    ("{{ range $k, $v := $labels }}{{ $k }}={{ $v }};{{ end }}",
+     "bytes=1536;instance=web-3:9100;job=Node;name=sshd.service;"),
+    ('{{ with $labels.instance }}{{ . | reReplaceAll ":.*" "" | title }}{{ end }}', "Web-3"),
+    ("{{ $labels.instance | stripPort }}", "web-3"),
+    ('{{ if match "^web-" $labels.instance }}web{{ end }}', "web"),
+    ("{{- $value -}} ", "97.25"),
+    ("{{ $x := humanize $value }}{{ $x }}", "97.25"),
+    ('{{ define "t" }}[{{ . }}]{{ end }}{{ template "t" $labels.job }}', "[Node]"),
+])
+def test_go_template_constructs_prometheus_rules_use(text, expected):
+    assert render(text, LABELS, 97.25) == expected
+    validate_template(text)
+
+
+def test_humanize_reads_a_label_as_a_number_and_a_failing_template_says_so_as_prometheus_does():
     assert render("{{ $labels.bytes | humanize1024 }}B", LABELS, 0) == "1.5kiB"
-    assert render("{{ $labels.job | humanize }}", LABELS, 0) == "Node"
+    assert render("{{ $labels.job | humanize }}", LABELS, 0, alert_name="A") == (
+        '<error expanding template: error executing template __alert_A: template: __alert_A:1:129: executing '
+        '"__alert_A" at <humanize>: error calling humanize: strconv.ParseFloat: parsing "Node": invalid syntax>')
 
 
 def test_pipes_chain():
@@ -89,51 +112,37 @@ def test_text_without_placeholders_is_returned_as_is():
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("{{ $value | nope }}", "'nope' is not a supported function"),
-    ("{{ nope $value }}", "'nope' is not a supported function"),
-    ("{{ $value", "'{{' at position 0 is never closed"),
-    ("{{ $value }", "never closed"),
-    ("value }} left", "'}}' at position 6 has no opening '{{'"),
-    ("{{ $value }} }}", "has no opening"),
-    ("{{ $labls.x }}", "'$labls.x' is not supported"),
-    ("{{ $labels }}", "'$labels' is not supported"),
-    ("{{ .Labels }}", "'.Labels' is not supported"),
-    ("{{ $labels.a.b }}", "'$labels.a.b' is not supported"),
-    ("{{ $value | toUpper }}", "toUpper takes a string"),
-    ("{{ $value | humanize | humanize1024 | toUpper }}", None),  # a string may go on through the pipes
-    ('{{ printf "%.2f" $labels.job }}', "printf %f needs a number"),
-    ('{{ printf "%.2f %.2f" $value }}', "2 verb(s) for 1 value(s)"),
-    ('{{ printf "%.2f" }}', "1 verb(s) for 0 value(s)"),
-    ('{{ printf "%x" $value }}', "printf verb '%x' is not supported"),
-    ('{{ printf "%.2f" $value $value }}', "1 verb(s) for 2 value(s)"),
-    ("{{ printf $value }}", "printf takes a quoted format first"),
-    ('{{ printf "%200f" $value }}', "width and precision go up to 100"),
-    ('{{ printf "\\q" }}', "an escape Vigil doesn't read"),
-    ("{{ humanize }}", "humanize takes one value, got 0"),
-    ("{{ $value $value }}", "'$value' is not a function"),
-    ("{{ $value | $value }}", "after '|' comes a function"),
-    ("{{ $value | }}", "'|' needs something on each side"),
-    ("{{ | humanize }}", "'|' needs something on each side"),
-    ("{{ }}", "empty placeholder"),
-    ("{{ 42 }}", "'4' at position 3 is not supported"),
-    ("{{ if $value }}hot{{ end }}", "'if' is not supported"),
-    ('{{ with query "up" }}{{ . }}{{ end }}', "'with' is not supported"),
-    ("{{- $value }}", "'-' at position 2 is not supported"),
-    ("{{ $x := $value }}", "':' at position 6 is not supported"),
+    ("{{ $value | nope }}", 'template: __alert:1:12: function "nope" not defined'),
+    ("line one\n  {{ nope $value }}", 'template: __alert:2:5: function "nope" not defined'),
+    ("{{ $value", "template: __alert:1:9: unclosed action"),
+    ("{{ $labls.x }}", 'undefined variable "$labls"'),
+    ("{{ if $value }}hot", "unexpected EOF"),
+    ("{{ end }}", "unexpected {{end}}"),
 ])
-def test_unsupported_templates_are_refused_naming_the_piece(text, expected):
-    if expected is None:
-        validate_template(text)
-        return
+def test_templates_prometheus_refuses_are_refused_naming_line_and_column(text, expected):
     with pytest.raises(TemplateError) as err:
         validate_template(text)
     assert expected in str(err.value)
 
 
-def test_a_rule_with_an_unsupported_pipe_names_the_annotation():
+@pytest.mark.parametrize("text, position", [
+    ('{{ with query "up" }}{{ . | first | value }}{{ end }}', "1:8"),
+    ('{{ range query "up" }}{{ .Labels.instance }} {{ end }}', "1:9"),
+    ('{{ "up" | query | len }}', "1:10"),
+])
+def test_query_is_refused_in_a_stream_rule_with_its_position(text, position):
+    with pytest.raises(TemplateError, match=f"template: __alert:{position}: `query` is not available in a stream rule"):
+        validate_template(text)
+
+
+def test_a_rule_with_a_bad_template_names_the_field_and_the_annotation():
     raw = {"id": "a", "alert": "A", "metric": "cpu", "threshold": 1,
            "annotations": {"summary": "{{ $value | humanize }}", "description": "{{ $value | nope }}"}}
-    with pytest.raises(RuleError, match="annotations: template of 'description': '{{ \\$value \\| nope }}'"):
+    with pytest.raises(RuleError, match="annotations: template of 'description': template: __alert:1:12: "
+                                        'function "nope" not defined'):
+        parse_rule(raw, "rules.yaml: rules[0]")
+    raw["annotations"] = {"summary": '{{ with query "up" }}{{ . }}{{ end }}'}
+    with pytest.raises(RuleError, match="annotations: template of 'summary': .*`query` is not available"):
         parse_rule(raw, "rules.yaml: rules[0]")
 
 
@@ -151,3 +160,19 @@ def test_any_text_validates_or_is_refused_and_valid_templates_render(text, value
     except TemplateError:
         return
     assert isinstance(render(text, labels, value), str)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["{{ $value }}", "{{$value}}", "{{ .Value }}", "{{ $labels.job }}", "{{ .Labels.x }}",
+                                 "{{  $labels.missing  }}", " at ", "%", "}", "{", "{{ $value | humanize }}", "é"]),
+                max_size=6).map("".join),
+       st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10**7, 10**7).map(float),
+       st.dictionaries(st.sampled_from(["job", "x"]), st.text(max_size=5)))
+def test_the_fast_path_for_labels_and_value_renders_what_the_go_engine_renders(text, value, labels):
+    assert render(text, labels, value, alert_name="A") == expand_alert(text, labels, value, {}, "", None, 0,
+                                                                       alert_name="A")
+
+
+def test_value_prints_as_go_fmt_does():
+    assert [go_value(v) for v in (3.0, 97.25, 1e6, 1234567.0, 1e-5, 0.0001, -0.0, math.nan, math.inf)] == [
+        "3", "97.25", "1e+06", "1.234567e+06", "1e-05", "0.0001", "-0", "NaN", "+Inf"]
