@@ -517,6 +517,9 @@ class StoredRuleOut(BaseModel):
     id: str = Field(examples=["high-cpu"])
     version: int = Field(description="1 at creation, +1 per change (a delete is a change)")
     deleted: bool
+    evaluator: Literal["stream", "query"] = Field("stream", description="stream: evaluated per sample, one series "
+                                                  "at a time; query: PromQL against the time-series store at the "
+                                                  "rule group's interval")
     created_at: datetime
     updated_at: datetime
     updated_by: str
@@ -542,6 +545,7 @@ class RuleVersionOut(BaseModel):
     id: str
     version: int
     deleted: bool
+    evaluator: Literal["stream", "query"] = "stream"
     changed_at: datetime
     changed_by: str
     rule: dict

@@ -133,14 +133,18 @@ class RuleStore:
     # --- reads ---
 
     async def list(self, *, type: str | None = None, metric: str | None = None, alertname: str | None = None,
-                   include_deleted: bool = False, after: str | None = None, limit: int = 100) -> list[StoredRule]:
+                   evaluator: str | None = None, include_deleted: bool = False, after: str | None = None,
+                   limit: int = 100) -> list[StoredRule]:
         """Rules ordered by id, after the id `after`, at most `limit`."""
         where, args = [sql.SQL("TRUE")], []
         if not include_deleted:
             where.append(sql.SQL("NOT deleted"))
-        if type is not None:
-            where.append(sql.SQL("COALESCE(spec ->> 'type', %s) = %s"))
+        if type is not None:  # a stream rule's type; query rules have none
+            where.append(sql.SQL("COALESCE(spec ->> 'type', %s) = %s AND COALESCE(spec ->> 'evaluator', 'stream') = 'stream'"))
             args.extend([DEFAULT_TYPE, type])
+        if evaluator is not None:
+            where.append(sql.SQL("COALESCE(spec ->> 'evaluator', 'stream') = %s"))
+            args.append(evaluator)
         if metric is not None:
             where.append(sql.SQL("spec ->> 'metric' = %s"))
             args.append(metric)

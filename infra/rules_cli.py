@@ -9,7 +9,7 @@ from rich.console import Console
 
 rules_app = typer.Typer(help="Alert rules: apply a rules file, import Prometheus rule files, list, backtest.",
                         no_args_is_help=True)
-console = Console()
+console = Console(emoji=False)  # `job:up:sum` is a series name, not the :up: emoji
 
 # These commands talk to Postgres and Kafka directly (no API needed), through the same RuleStore
 # as the API: a change is committed only once the rules topic acknowledged it.
@@ -114,7 +114,7 @@ def apply(
 
 @rules_app.command("list")
 def list_rules(deleted: bool = typer.Option(False, "--deleted", help="show deleted rules too")) -> None:
-    """The stored rules: id, type, metric, version, last change."""
+    """The stored rules: id, evaluator, type, what it watches (metric or PromQL), version, last change."""
     from rich.markup import escape
     from rich.table import Table
 
@@ -127,14 +127,22 @@ def list_rules(deleted: bool = typer.Option(False, "--deleted", help="show delet
             after = page[-1].id
         return rows
 
-    table = Table("id", "type", "metric", "version", "updated")
-    for column in table.columns[:3]:
+    table = Table("id", "evaluator", "type", "metric / expr", "version", "updated")
+    for column in table.columns[:4]:
         column.overflow = "fold"  # ids and metric names are shown whole, folded when the terminal is narrow
-    for column in table.columns[3:]:
+    for column in table.columns[4:]:
         column.no_wrap = True
     for r in run_with_store(False, every_rule):
         version = f"{r.version} [red](deleted)[/]" if r.deleted else str(r.version)
-        table.add_row(escape(r.id), r.spec.get("type", DEFAULT_TYPE), escape(r.spec.get("metric", "")), version,
+        evaluator = r.spec.get("evaluator", "stream")
+        if evaluator == "query":
+            kind = "recording" if "record" in r.spec else "alerting"
+            group = r.spec.get("group") or {}
+            kind += f" every {group.get('interval', 15):g}s"
+            watches = r.spec.get("expr", "")
+        else:
+            kind, watches = r.spec.get("type", DEFAULT_TYPE), r.spec.get("metric", "")
+        table.add_row(escape(r.id), evaluator, kind, escape(watches), version,
                       f"{r.updated_at.astimezone():%Y-%m-%d %H:%M} {escape(r.updated_by)}")
     console.print(table)
 
@@ -155,16 +163,18 @@ def import_rules(
     except RuleError as exc:
         raise bad_file(exc) from None
     for rule in translation.rules:
-        console.print(f"[green]imported[/]     {rule.id}: {rule.alert} ({rule.type} on {escape(rule.metric)})",
-                      soft_wrap=True)
+        console.print(f"[green]imported[/]     {escape(rule.id)}: {escape(rule.name)} — "
+                      f"{escape(translation.why.get(rule.id, rule.evaluator))}", soft_wrap=True)
     for problem in translation.problems:
         console.print(f"[yellow]not imported[/] {escape(str(problem.where))}: {escape(str(problem.reason))}\n"
                       f"             expr: {escape(str(problem.expr))}", soft_wrap=True)
-    if translation.skipped_recording:
-        console.print(f"skipped {translation.skipped_recording} recording rule(s): Vigil evaluates alerting rules",
-                      soft_wrap=True)
-    console.print(f"{len(translation.rules)} rule(s) translated, {len(translation.problems)} not translatable",
-                  soft_wrap=True)
+    alerting, recording = translation.imported("alerting"), translation.imported("recording")
+    stream = sum(r.evaluator == "stream" for r in translation.rules)
+    rate = f" ({len(translation.rules) / translation.total:.1%})" if translation.total else ""
+    console.print(f"{len(translation.rules)} of {translation.total} rule(s) imported{rate}: "
+                  f"{alerting} of {translation.alerting} alerting, {recording} of {translation.recording} recording; "
+                  f"{stream} on the stream evaluator, {len(translation.rules) - stream} on the query evaluator; "
+                  f"{len(translation.problems)} not imported", soft_wrap=True)
     if dry_run:
         console.print("dry run: nothing was saved")
         return

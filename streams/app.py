@@ -11,9 +11,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_late
 
 from infra.settings import StreamsSettings
 from schemas import codec
+from schemas.topics import streams_group
 from streams import transport
 from streams.engine import Emit, Engine, Heartbeat
 from streams.incidents import agents as incident_agents
+from streams.query import QueryEvaluator, VictoriaStorage, recorded_batches
 from streams.rules_feed import RulesFeed
 from streams.state import StateStore
 
@@ -38,7 +40,7 @@ def build_app(settings: StreamsSettings, feed: RulesFeed, incident_engine_of) ->
     topics = settings.topics
     partitions = settings.metrics_partitions
     app = faust.App(
-        f"{settings.topic_prefix}-streams",
+        streams_group(settings.topic_prefix),  # the consumer group id: ingest reads its offsets
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",  # state is rebuilt from the changelog topics at start
         datadir=str(settings.data_dir),
@@ -47,6 +49,9 @@ def build_app(settings: StreamsSettings, feed: RulesFeed, incident_engine_of) ->
         # Tansu holds group joins for half the session timeout (STACK.md).
         broker_session_timeout=6,
         broker_heartbeat_interval=1,
+        # Committed offsets are ingest's measure of evaluation lag (ingest/evaluation_lag.py): Faust's 2.8 s
+        # default would read as 2.8 s of lag on a worker that keeps up.
+        broker_commit_interval=settings.streams_commit_interval_s,
         consumer_auto_offset_reset="earliest",
         web_bind="127.0.0.1",
         web_port=settings.streams_web_port,
@@ -65,7 +70,14 @@ def build_app(settings: StreamsSettings, feed: RulesFeed, incident_engine_of) ->
     groups = StateStore(app.Table("absence-state", default=None, partitions=partitions, schema=state_schema),
                         settings.state_checkpoint_s)
     engine = Engine(feed, series, groups, partitions, int(settings.allowed_lateness_s * 1000),
-                    int(settings.state_idle_s * 1000))
+                    int(settings.state_idle_s * 1000), external_labels=settings.external_labels,
+                    external_url=settings.external_url)
+    # Query rule groups: state on the metrics partition each group hashes to (streams/query/groups.py).
+    query_state = StateStore(app.Table("query-state", default=None, partitions=partitions, schema=state_schema),
+                             settings.state_checkpoint_s)
+    query = QueryEvaluator(feed, query_state, partitions, VictoriaStorage(settings.tsdb_url, settings.query_timeout_s),
+                           int(settings.query_lookback_s * 1000), external_labels=settings.external_labels,
+                           external_url=settings.external_url)
     batch_codec, alert_codec = codec.series_batch(), codec.alert_event()
     incidents = incident_agents.install(app, settings, incident_engine_of, state_schema)
 
@@ -88,8 +100,8 @@ def build_app(settings: StreamsSettings, feed: RulesFeed, incident_engine_of) ->
             EVENTS.labels(item.event["status"]).inc()
 
     async def checkpoint(force: bool = False) -> None:
-        CHECKPOINTS.inc(series.checkpoint(force) + groups.checkpoint(force))
-        for store in (series, groups):
+        CHECKPOINTS.inc(series.checkpoint(force) + groups.checkpoint(force) + query_state.checkpoint(force))
+        for store in (series, groups, query_state):
             await store.seal(app.producer._producer)  # Faust's aiokafka producer, for its batch API
 
     async def before_commit() -> None:
@@ -134,19 +146,33 @@ def build_app(settings: StreamsSettings, feed: RulesFeed, incident_engine_of) ->
         await checkpoint()
         EVICTED.inc(engine.evict_idle())
 
+    @app.timer(settings.query_tick_s)
+    async def evaluate_queries():
+        """Query rule groups of the partitions this worker owns, each at its interval → AlertEvents, recorded samples."""
+        if app.rebalancing or not app.tables.recovery.completed.is_set():
+            return
+        owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.metrics}
+        out = await query.tick(_now_ms(), owned)
+        await emit(out.emits)
+        for partition, value in recorded_batches(out.samples, partitions, _now_ms()):
+            await metrics.send(key=str(partition).encode(), partition=partition, value=value)
+        await checkpoint()
+
     @app.on_partitions_revoked.connect
     async def forget(app, revoked, **kwargs):
         """Partitions move: write what changed, then drop the live view (states come back from the tables)."""
         await checkpoint(force=True)
         series.reset()
         groups.reset()
+        query_state.reset()
+        query.reset()
 
     @app.page("/healthz")
     async def healthz(web, request):
         """200 once partitions are assigned, state is recovered and the rules topic was read."""
         ready = not app.rebalancing and app.tables.recovery.completed.is_set() and feed.caught_up.is_set()
         body = {"status": "ok" if ready else "starting", "rules": len(feed.index),
-                "inhibiting_alerts": len(incidents.engine.inhibit)}
+                "inhibiting_alerts": len(incidents.engine.inhibit), "query_evaluator": query.describe()}
         return web.json(body, status=200 if ready else 503)
 
     @app.page("/metrics")

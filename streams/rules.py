@@ -9,6 +9,11 @@ rule file maps onto it directly (see streams/promql_import.py):
     *_over_time          avg/min/max/sum/count/quantile_over_time(metric{matchers}[window]) op threshold
     absent               nothing arrived for `absent_for` (per series, per `by` group, or for the selector)
     anomaly              the online model's score for the series op threshold (after `warmup` samples)
+
+Those are evaluated by the *stream* evaluator, per sample (streams/engine.py). A rule with
+`evaluator: query` is a Prometheus rule kept as it is: an alerting (`alert`, `expr`, `for`,
+`keep_firing_for`, `labels`, `annotations`) or recording (`record`, `expr`, `labels`) rule of a
+`group`, evaluated with PromQL against the time-series store at the group's interval (streams/query/).
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from kernel.gotemplate import TemplateError as GoTemplateError, check as check_go_template
+from kernel.promql import PromQLError, parse as parse_promql
 from streams.matchers import Matcher, MatcherError, parse_matcher
 from streams.template import TemplateError, validate_template
 
@@ -36,6 +43,15 @@ WINDOW_TYPES = frozenset({"rate", "increase", "deriv", "avg_over_time", "min_ove
                           "sum_over_time", "count_over_time", "quantile_over_time"})
 MAX_WINDOW_S = 24 * 3600
 MAX_WINDOW_SAMPLES = 10_000
+Evaluator = Literal["stream", "query"]
+DEFAULT_GROUP_INTERVAL_S = 15.0
+MIN_GROUP_INTERVAL_S = 1.0
+# promql-parser overflows the native stack (a crash, not an exception) near 10,000 nesting levels; every
+# level takes at least two characters, so this bound keeps any expression below it (public rules: < 1,500).
+MAX_EXPR_CHARS = 16 * 1024
+# Fields only the stream evaluator reads: a query rule refuses them rather than silently ignoring them.
+STREAM_FIELDS = ("type", "metric", "match", "matchers", "op", "threshold", "window_s", "quantile", "absent_for_s",
+                 "by", "warmup")
 
 
 class RuleError(ValueError):
@@ -56,15 +72,49 @@ def parse_duration(value: str | int | float) -> float:
     return d * 86400 + h * 3600 + m * 60 + s + ms / 1000
 
 
+class QueryGroup(BaseModel):
+    """The Prometheus rule group of a query rule: its rules run together, in `position` order, every `interval`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    name: str = Field(min_length=1, max_length=256)
+    interval_s: float = Field(DEFAULT_GROUP_INTERVAL_S, alias="interval")
+    limit: int = Field(0, ge=0, description="at most this many alerts or recorded series per rule (0: no limit)")
+    labels: dict[str, str] = Field({}, description="added to every rule of the group (the rule's own win)")
+    position: int = Field(0, ge=0, description="the rule's place in its group: rules are evaluated in this order")
+
+    @field_validator("interval_s", mode="before")
+    @classmethod
+    def _interval(cls, v):
+        seconds = parse_duration(v)
+        if not MIN_GROUP_INTERVAL_S <= seconds <= MAX_WINDOW_S:
+            raise ValueError(f"between {MIN_GROUP_INTERVAL_S:g}s and 24h, got {seconds:g}s")
+        return seconds
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, v: dict[str, str]) -> dict[str, str]:
+        for name in v:
+            if not _LABEL.match(name) or name == "__name__":
+                raise ValueError(f"'{name}' is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+        return v
+
+
 class Rule(BaseModel):
     """One alert rule of any type; `version` is set by the rule store, never by the author."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-    alert: str = Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+    evaluator: Evaluator = Field("stream", description="stream: per sample, one series at a time; query: PromQL "
+                                                       "against the time-series store at the group's interval")
+    # Any text Prometheus accepts as an alert name (it becomes the `alertname` label's value).
+    alert: str | None = Field(None, min_length=1, max_length=1024)
+    record: str | None = Field(None, description="query rules: the series a recording rule writes")
+    expr: str | None = Field(None, description="query rules: the PromQL expression")
+    group: QueryGroup | None = Field(None, description="query rules: the group (default: one of its own, 15s)")
     type: RuleType = "threshold"
-    metric: str
+    metric: str | None = None
     match: dict[str, str] = Field({}, description="equality matchers, shorthand for matchers name=\"value\"")
     matchers: tuple[str, ...] = Field((), description='Prometheus matchers: name="v", name!="v", name=~"re", name!~"re"')
     op: Literal[">", ">=", "<", "<=", "==", "!="] = ">"
@@ -80,12 +130,18 @@ class Rule(BaseModel):
     annotations: dict[str, str] = {}
     version: int = Field(1, ge=1)
 
-    @field_validator("metric")
+    @field_validator("metric", "record")
     @classmethod
-    def _metric_name(cls, v: str) -> str:
-        if not _METRIC.match(v):
+    def _metric_name(cls, v: str | None) -> str | None:
+        if v is not None and not _METRIC.match(v):
             raise ValueError(f"'{v}' is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
         return v
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _empty_label_values(cls, v):
+        # `labels: {job_name: }` is YAML null: Prometheus reads it as "" and drops the label.
+        return {k: "" if value is None else value for k, value in v.items()} if isinstance(v, dict) else v
 
     @field_validator("match", "labels")
     @classmethod
@@ -120,17 +176,32 @@ class Rule(BaseModel):
 
     @field_validator("labels", "annotations")
     @classmethod
-    def _templates(cls, v: dict[str, str]) -> dict[str, str]:
+    def _templates(cls, v: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        query = info.data.get("evaluator") == "query"
+        if query and info.data.get("record") is not None:
+            return v  # a recording rule's labels are literal text (Prometheus does not expand them)
         for key, text in v.items():
             try:
-                validate_template(text)
-            except TemplateError as exc:
+                if query:
+                    check_go_template(text)  # Prometheus' Go text/template, as the query evaluator runs it
+                else:
+                    validate_template(text)
+            except (TemplateError, GoTemplateError) as exc:
                 raise ValueError(f"template of '{key}': {exc}") from None
         return v
 
     @model_validator(mode="after")
     def _fields_of_the_type(self) -> Rule:
         """Each type takes the fields it uses and refuses the ones it would silently ignore."""
+        if self.evaluator == "query":
+            return self._query_fields()
+        for name in ("record", "expr", "group"):
+            if getattr(self, name) is not None:
+                raise ValueError(f"{name}: only query rules (evaluator: query) take it")
+        if self.alert is None:
+            raise ValueError("alert: a stream rule needs an alert name")
+        if self.metric is None:
+            raise ValueError("metric: a stream rule needs the metric it watches")
         t = self.type
         if t == "absent":
             if not self.absent_for_s:
@@ -157,6 +228,48 @@ class Rule(BaseModel):
             raise ValueError("quantile: needed by quantile_over_time (0..1), and by no other type")
         return self
 
+    def _query_fields(self) -> Rule:
+        """A Prometheus rule: `alert` or `record`, a PromQL `expr`, and no stream-only field."""
+        for name in STREAM_FIELDS:
+            if name in self.model_fields_set:
+                field = Rule.model_fields[name].alias or name
+                raise ValueError(f"{field}: a query rule has no {field}; its condition is `expr` (PromQL)")
+        if (self.alert is None) == (self.record is None):
+            raise ValueError("alert: a query rule has exactly one of 'alert' (alerting) or 'record' (recording)")
+        if not self.expr or not self.expr.strip():
+            raise ValueError("expr: a query rule needs a PromQL expression")
+        if len(self.expr) > MAX_EXPR_CHARS:
+            raise ValueError(f"expr: longer than {MAX_EXPR_CHARS} characters")
+        try:
+            parse_promql(self.expr)
+        except PromQLError as exc:
+            raise ValueError(f"expr: not valid PromQL: {exc}") from None
+        except RecursionError:
+            raise ValueError("expr: nests too deeply") from None
+        except BaseException as exc:  # promql-parser panics (a BaseException) on durations out of range: x[1e400]
+            if type(exc).__name__ != "PanicException":
+                raise
+            raise ValueError(f"expr: not valid PromQL: {exc}") from None
+        if self.record is not None:
+            for name in ("for_s", "keep_firing_for_s"):
+                if getattr(self, name):
+                    field = Rule.model_fields[name].alias
+                    raise ValueError(f"{field}: a recording rule has no {field}")
+            if self.annotations:
+                raise ValueError("annotations: a recording rule has no annotations")
+        if "__name__" in self.labels:
+            raise ValueError("labels: '__name__' is not a label a rule may set")
+        return self
+
+    @property
+    def name(self) -> str:
+        """The alert name, or the recorded series' name of a recording rule."""
+        return self.alert if self.alert is not None else (self.record or "")
+
+    def query_group(self) -> QueryGroup:
+        """The group a query rule is evaluated in (its own one-rule group when it names none)."""
+        return self.group if self.group is not None else QueryGroup(name=self.id)
+
     def selectors(self) -> tuple[Matcher, ...]:
         """Every matcher of the rule: `match` equalities first, then `matchers`."""
         cached = self.__dict__.get("_selectors")
@@ -173,7 +286,9 @@ class Rule(BaseModel):
     def spec(self) -> dict:
         """The rule as its author writes it (durations in seconds, no version), for the store and topic."""
         body = self.model_dump(by_alias=True, exclude={"version"}, exclude_defaults=True)
-        body.update(id=self.id, alert=self.alert, metric=self.metric)
+        body["id"] = self.id
+        if self.evaluator == "stream":
+            body.update(alert=self.alert, metric=self.metric)
         return body
 
     def spec_json(self) -> str:
@@ -200,10 +315,16 @@ def parse_rule(raw: object, where: str) -> Rule:
 
 
 class RuleIndex:
-    """Rules by metric name, so a sample costs work only for the rules on its own metric."""
+    """Stream rules by metric name, so a sample costs work only for the rules on its own metric; query rules apart.
+
+    `rules`, `by_id` and the lookups hold stream rules only (what streams/engine.py evaluates): a rule
+    that moves to the query evaluator leaves them, so its stream alerts resolve as for a deleted rule.
+    """
 
     def __init__(self, rules: Iterable[Rule]) -> None:
-        self.rules = list(rules)
+        every = list(rules)
+        self.rules = [r for r in every if r.evaluator == "stream"]
+        self.query_rules = [r for r in every if r.evaluator == "query"]
         self.by_id = {r.id: r for r in self.rules}
         self._by_metric: dict[str, list[Rule]] = {}
         for rule in self.rules:
@@ -218,7 +339,7 @@ class RuleIndex:
         return [r for r in self.rules if r.type == kind]
 
     def __len__(self) -> int:
-        return len(self.rules)
+        return len(self.rules) + len(self.query_rules)
 
 
 def load_rules(path: Path) -> RuleIndex:

@@ -119,7 +119,7 @@ def test_a_bad_rules_file_exits_2_naming_file_rule_and_field(vigil_env, tmp_path
     assert "cpu-high" not in vigil_rules(vigil_env, "list").stdout
 
 
-def test_import_saves_what_translates_and_prints_the_problems(vigil_env, rules_topic, tmp_path):
+def test_import_saves_every_rule_on_its_evaluator_saying_why_and_lists_them(vigil_env, rules_topic, tmp_path):
     path = tmp_path / "prometheus.yml"
     path.write_text(PROMETHEUS)
     dry = vigil_rules(vigil_env, "import", str(path), "--dry-run")
@@ -130,18 +130,27 @@ def test_import_saves_what_translates_and_prints_the_problems(vigil_env, rules_t
     result = vigil_rules(vigil_env, "import", str(path))
     flat = " ".join(result.stdout.split())
     assert result.returncode == 0, result.stdout
-    assert "imported node-hostdown: HostDown (threshold on up)" in flat
-    assert "imported node-diskfilling: DiskFilling (rate on node_disk_written_bytes_total)" in flat
-    assert "not imported" in flat and "rules[2] (HighErrorRate)" in flat and "aggregation" in flat
-    assert 'expr: sum by (job) (rate(http_requests_total{code=~"5.."}[5m])) > 1' in flat
-    assert "skipped 1 recording rule" in flat
-    assert lines(result) == ["created node-hostdown version 1", "created node-diskfilling version 1"]
-    records = rules_topic.wait_for(lambda rs: len(rs) >= 2, what="imported rules on the topic")
+    assert ("imported node-hostdown: HostDown — stream (one series at a time: evaluated per sample, sub-second)"
+            in flat)
+    assert "imported node-diskfilling: DiskFilling — stream (" in flat
+    assert "imported node-higherrorrate: HighErrorRate — query every 15s (sum by (job)" in flat
+    assert "aggregation across series)" in flat
+    assert "imported node-job-up-sum: job:up:sum — query every 15s (a recording rule)" in flat
+    assert ("4 of 4 rule(s) imported (100.0%): 3 of 3 alerting, 1 of 1 recording; 2 on the stream evaluator, "
+            "2 on the query evaluator; 0 not imported") in flat
+    ids = ["node-job-up-sum", "node-hostdown", "node-higherrorrate", "node-diskfilling"]
+    assert lines(result) == [f"created {i} version 1" for i in ids]
+    records = rules_topic.wait_for(lambda rs: len(rs) >= 4, what="imported rules on the topic")
     spec = json.loads(next(r for r in records if r["id"] == "node-hostdown")["spec"])
     assert (spec["metric"], spec["op"], spec["threshold"], spec["for"]) == ("up", "==", 0.0, 300.0)
+    spec = json.loads(next(r for r in records if r["id"] == "node-higherrorrate")["spec"])
+    assert (spec["evaluator"], spec["group"]) == ("query", {"name": "node", "position": 2})
 
     again = vigil_rules(vigil_env, "import", str(path))
-    assert lines(again) == ["unchanged node-hostdown version 1", "unchanged node-diskfilling version 1"]
+    assert lines(again) == [f"unchanged {i} version 1" for i in ids]
+    listed = " ".join(vigil_rules(vigil_env, "list").stdout.split())
+    assert "node-higherrorrate │ query │ alerting every 15s │ sum by (job)" in listed
+    assert "node-hostdown │ stream │ threshold │ up" in listed
 
 
 def test_import_of_an_unreadable_file_exits_2(vigil_env, tmp_path):

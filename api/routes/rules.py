@@ -19,7 +19,7 @@ from api.models import (RULE_EXAMPLES, RuleHistory, RulePage, RuleVersionOut, St
                         rule_spec_schema)
 from api.request_body import RequestProblem, answer, check_values, expected_version, json_object, problem
 from api.rule_store import Conflict, NotFound, RuleStore, RuleStoreError, StoredRule, Unavailable, VersionConflict
-from streams.rules import Rule, RuleType
+from streams.rules import Evaluator, Rule, RuleType
 
 router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
 
@@ -112,7 +112,8 @@ async def _rule_from(request: Request, path_id: str | None = None) -> Rule:
 def _out(saved: StoredRule, response: Response | None = None) -> StoredRuleOut:
     if response is not None:
         response.headers["ETag"] = f'"{saved.version}"'
-    return StoredRuleOut(id=saved.id, version=saved.version, deleted=saved.deleted, created_at=saved.created_at,
+    return StoredRuleOut(id=saved.id, version=saved.version, deleted=saved.deleted,
+                         evaluator=saved.spec.get("evaluator", "stream"), created_at=saved.created_at,
                          updated_at=saved.updated_at, updated_by=saved.updated_by, rule=saved.spec)
 
 
@@ -141,14 +142,15 @@ async def list_rules(
     type: Annotated[RuleType | None, Query(description=f"one of {', '.join(get_args(RuleType))}")] = None,
     metric: Annotated[str | None, Query(max_length=256)] = None,
     alertname: Annotated[str | None, Query(max_length=256)] = None,
+    evaluator: Annotated[Evaluator | None, Query(description="stream or query")] = None,
     include_deleted: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> RulePage:
     """Rules ordered by id (live ones unless include_deleted)."""
     after = _decode_cursor(cursor) if cursor is not None else None
-    rows = await store.list(type=type, metric=metric, alertname=alertname, include_deleted=include_deleted,
-                            after=after, limit=limit + 1)
+    rows = await store.list(type=type, metric=metric, alertname=alertname, evaluator=evaluator,
+                            include_deleted=include_deleted, after=after, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     return RulePage(items=[_out(r) for r in rows], next_cursor=_encode_cursor(rows[-1].id) if more else None)
@@ -213,5 +215,6 @@ async def rule_versions(id: RuleId, store: StoreDep) -> RuleHistory:
     """Every version of a rule, oldest first, deleted ones included."""
     versions = await store.history(id)
     return RuleHistory(id=id, versions=[
-        RuleVersionOut(id=v.id, version=v.version, deleted=v.deleted, changed_at=v.changed_at,
+        RuleVersionOut(id=v.id, version=v.version, deleted=v.deleted, evaluator=v.spec.get("evaluator", "stream"),
+                       changed_at=v.changed_at,
                        changed_by=v.changed_by, rule=v.spec) for v in versions])

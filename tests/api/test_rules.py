@@ -111,8 +111,8 @@ def test_concurrent_changes_of_one_rule_never_both_win(api, topic):
     ({"matchers": ['job=~"("']}, ["body", "matchers", "0"], "invalid regex"),
     ({"matchers": ['job="api"', "nonsense"]}, ["body", "matchers", "1"], ""),
     ({"matchers": ['job=~"' + "a" * 2000 + '"']}, ["body", "matchers", "0"], "longer than"),
-    ({"annotations": {"summary": "{{ $foo }}"}}, ["body", "annotations", "summary"], "not supported"),
-    ({"labels": {"severity": "{{ $labels.host"}}, ["body", "labels", "severity"], "{{"),
+    ({"annotations": {"summary": "{{ $foo }}"}}, ["body", "annotations", "summary"], '1:3: undefined variable "$foo"'),
+    ({"labels": {"severity": "{{ $labels.host"}}, ["body", "labels", "severity"], "1:15: unclosed action"),
     ({"for": "-5m"}, ["body", "for"], "not a duration"),
     ({"for": -5}, ["body", "for"], "negative"),
     ({"window": "5m"}, ["body", "window"], "has no window"),
@@ -227,6 +227,39 @@ def test_list_filters_and_pages_by_id(api):
                          ({"cursor": "garbage!"}, "cursor"), ({"metric": "a\x00b"}, "metric")):
         answer = api.http.get(RULES, params=params)
         assert answer.status_code == 422 and answer.json()["errors"][0]["loc"][-1] == name, answer.text
+
+
+def query_rule(rule_id: str, **changes) -> dict:
+    return {"id": rule_id, "evaluator": "query", "alert": "JobDown(prod)", "expr": "sum by (job) (up) < 1",
+            "for": "1m", "annotations": {"summary": "{{ range $k, $v := $labels }}{{ $k }}={{ $v }} {{ end }}"},
+            "group": {"name": "jobs", "interval": "1s", "position": 0}} | changes
+
+
+def test_query_rules_are_saved_shown_with_their_evaluator_and_checked_by_field(api):
+    created = api.http.post(RULES, json=query_rule("q-1"))
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["evaluator"] == "query" and body["rule"]["group"] == {"name": "jobs", "interval": 1.0}
+    recording = api.http.post(RULES, json={"id": "q-2", "evaluator": "query", "record": "job:up:sum",
+                                           "expr": "sum by (job) (up)", "group": {"name": "jobs", "position": 1}})
+    assert recording.status_code == 201, recording.text
+    api.http.post(RULES, json=cpu_rule("s-1"))
+    listed = api.http.get(RULES, params={"evaluator": "query", "limit": 1000}).json()["items"]
+    assert {(r["id"], r["evaluator"]) for r in listed} >= {("q-1", "query"), ("q-2", "query")}
+    assert {r["evaluator"] for r in listed} == {"query"}
+    thresholds = {r["id"] for r in api.http.get(RULES, params={"type": "threshold", "limit": 1000}).json()["items"]}
+    assert "s-1" in thresholds and not thresholds & {"q-1", "q-2"}  # a query rule has no stream type
+    assert api.http.get(f"{RULES}/s-1").json()["evaluator"] == "stream"
+    for changes, loc, words in (
+            ({"expr": "sum(("}, ["body", "expr"], "not valid PromQL"),
+            ({"annotations": {"summary": "{{ if }}"}}, ["body", "annotations", "summary"], "missing value for if"),
+            ({"threshold": 5}, ["body", "threshold"], "a query rule has no threshold"),
+            ({"group": {"name": "jobs", "interval": "100ms"}}, ["body", "group", "interval"], "between 1s and 24h"),
+            ({"record": "x"}, ["body", "alert"], "exactly one of 'alert'")):
+        answer = api.http.post(f"{RULES}/validate", json=query_rule("q-3", **changes))
+        assert answer.status_code == 422, answer.text
+        problem = answer.json()["errors"][0]
+        assert problem["loc"] == loc and words in problem["msg"], answer.json()
 
 
 def test_no_request_of_this_module_was_answered_500(api):
