@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
 import os
 import socket
@@ -11,13 +12,18 @@ from contextlib import asynccontextmanager, suppress
 
 import uvicorn
 from fastapi import FastAPI
+from confluent_kafka.admin import AdminClient
 from fastapi.responses import JSONResponse
 from prometheus_client import REGISTRY, CollectorRegistry, make_asgi_app, multiprocess
 
 from infra.kafka import ensure_topics
 from infra.migrate import migrate
 from infra.settings import IngestSettings
+from ingest import metrics
+from ingest.admission import Admission
 from ingest.assembly import kafka_health, pipeline_for
+from ingest.evaluation_lag import GroupWatcher
+from ingest.pipeline import Pipeline
 from ingest.auth import AgentTokens
 from ingest.registry import HTTP_ADAPTERS, LISTENERS
 from ingest.scrape.server import Scraper
@@ -31,23 +37,28 @@ GC_THRESHOLD = 10_000
 def create_app(settings: IngestSettings, sources: Sources) -> FastAPI:
     """The ingest ASGI app; clients (Kafka, Redis, Postgres) open in its lifespan."""
     state: dict = {}
+    admission = Admission(settings.ingest_max_in_flight, settings.ingest_max_evaluation_lag_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         async with pipeline_for(settings, sources) as pipeline:
             for name, factory in HTTP_ADAPTERS.items():
-                app.include_router(factory(pipeline, settings))
+                app.include_router(factory(pipeline, settings, admission))
                 log.info("ingest adapter %s ready", name)
+            background = [asyncio.create_task(stored_tokens.refresh_forever(
+                sources, settings.postgres_dsn.get_secret_value()))]
+            if settings.ingest_max_evaluation_lag_s:
+                background.append(asyncio.create_task(_evaluation_lag_watcher(settings, pipeline, admission).run()))
             listeners = [listener for make in LISTENERS.values() if (listener := make(pipeline, settings))]
             for listener in listeners:
                 await listener.start()
             state["producer"] = pipeline.publisher.producer
             state["scrapers"] = [listener for listener in listeners if isinstance(listener, Scraper)]
-            tokens = asyncio.create_task(stored_tokens.refresh_forever(sources, settings.postgres_dsn.get_secret_value()))
             yield
-            tokens.cancel()
-            with suppress(asyncio.CancelledError):
-                await tokens
+            for task in background:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
             for listener in listeners:  # they flush what they aggregated while the publisher still runs
                 await listener.stop()
 
@@ -58,8 +69,14 @@ def create_app(settings: IngestSettings, sources: Sources) -> FastAPI:
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> JSONResponse:
-        """200 while the Kafka broker answers metadata requests."""
-        return await kafka_health(state["producer"])
+        """200 while the Kafka broker answers metadata requests; `admission` says whether writes are shed and why.
+
+        Shedding load is not unhealthy: a probe that took this process out of rotation would move its
+        senders to peers that share the same streams worker, and so the same lag.
+        """
+        answer = await kafka_health(state["producer"])
+        return JSONResponse({**json.loads(answer.body), "admission": admission.describe()},
+                            status_code=answer.status_code)
 
     @app.get("/api/v1/targets", tags=["scrape"])
     async def targets() -> JSONResponse:
@@ -72,6 +89,17 @@ def create_app(settings: IngestSettings, sources: Sources) -> FastAPI:
         return JSONResponse({"status": "success", "data": {"activeTargets": active}})
 
     return app
+
+
+def _evaluation_lag_watcher(settings: IngestSettings, pipeline: Pipeline, admission: Admission) -> GroupWatcher:
+    """Reads the streams group's offsets against what this process published; feeds the admission bound."""
+    def on_lag(lag_s: float | None) -> None:
+        admission.set_evaluation_lag(lag_s)
+        metrics.EVALUATION_LAG.set(-1 if lag_s is None else lag_s)
+
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    return GroupWatcher(admin, settings.streams_group, settings.topics.metrics, pipeline.publisher.accepted_offsets,
+                        on_lag, settings.ingest_lag_poll_s)
 
 
 def _registry() -> CollectorRegistry:

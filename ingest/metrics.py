@@ -3,7 +3,7 @@
 import time
 from collections.abc import Awaitable
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from starlette.responses import Response
 
 SAMPLES_ACCEPTED = Counter("vigil_ingest_samples_accepted_total", "Samples acknowledged by Kafka", ["protocol"])
@@ -22,6 +22,11 @@ CARDINALITY_UNCHECKED = Counter("vigil_ingest_cardinality_unchecked_total",
                                 "New series admitted without a limit check because Redis was unreachable")
 REQUESTS = Histogram("vigil_ingest_request_seconds", "Request latency until the answer", ["protocol", "code"],
                      buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+SHED = Counter("vigil_ingest_shed_total", "Writes answered 503 before their body was read (ingest saturated), "
+               "by reason: in_flight, evaluation_lag", ["protocol", "reason"])
+EVALUATION_LAG = Gauge("vigil_ingest_evaluation_lag_seconds", "Seconds of this process's accepted data the streams "
+                       "worker has not yet evaluated (-1: no streams worker, the signal is off)",
+                       multiprocess_mode="livemax")
 PUBLISH_FAILURES = Counter("vigil_ingest_publish_failures_total", "Requests answered 429/503", ["protocol", "reason"])
 
 

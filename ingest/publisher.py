@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from infra.retry import RetryableError
+from ingest.evaluation_lag import AcceptedOffsets
 from schemas import codec
 from schemas.records import MetricBatch, Reject, Sample
 from schemas.series_id import SERIES_ID_MASK
@@ -41,6 +43,8 @@ class Publisher:
         self._batch_codec = codec.series_batch()
         self._v1_codec = codec.metric_batch() if v1_topic else None
         self._reject_codec = codec.reject()
+        # Where our metrics records landed and when: the streams worker's lag is measured against them.
+        self.accepted_offsets = AcceptedOffsets()
         self._running = True
         self._poller = threading.Thread(target=self._poll, name="kafka-delivery-reports", daemon=True)
         self._poller.start()
@@ -64,7 +68,8 @@ class Publisher:
         batches: list[MetricBatch] = [{"partition": p, "source": source, "accepted_at_ms": accepted_at_ms,
                                        "samples": group} for p, group in by_partition.items()]
         sends = [self._produce(self._topics.metrics, [
-            (b["partition"], str(b["partition"]).encode(), self._batch_codec.encode(b)) for b in batches])]
+            (b["partition"], str(b["partition"]).encode(), self._batch_codec.encode(b)) for b in batches],
+            acked=self.accepted_offsets.acked)]
         if self._v1_codec is not None:  # the transition: consumers of vigil.metrics.v1 still get every sample
             sends.append(self._produce(self._topics.metrics_v1, [
                 (b["partition"], str(b["partition"]).encode(), self._v1_codec.encode(b)) for b in batches]))
@@ -76,7 +81,8 @@ class Publisher:
         messages = [(None, r["source"].encode(), self._reject_codec.encode(r)) for r in rejects]
         await self._produce(self._topics.rejects, messages)
 
-    async def _produce(self, topic: str, messages: list[tuple[int | None, bytes, bytes]]) -> None:
+    async def _produce(self, topic: str, messages: list[tuple[int | None, bytes, bytes]],
+                       acked: Callable[[int, int, float], None] | None = None) -> None:
         if not messages:
             return
         loop = asyncio.get_running_loop()
@@ -84,8 +90,8 @@ class Publisher:
         for partition, key, value in messages:
             future = loop.create_future()
 
-            def on_delivery(err, _msg, future=future) -> None:
-                loop.call_soon_threadsafe(_settle, future, err)
+            def on_delivery(err, msg, future=future) -> None:
+                loop.call_soon_threadsafe(_settle, future, err, acked, msg.partition(), msg.offset())
 
             try:
                 if partition is None:
@@ -117,7 +123,10 @@ class Publisher:
         return remaining
 
 
-def _settle(future: asyncio.Future, err: KafkaError | None) -> None:
+def _settle(future: asyncio.Future, err: KafkaError | None, acked: Callable[[int, int, float], None] | None,
+            partition: int, offset: int) -> None:
+    if err is None and acked is not None:  # the record is in Kafka even if its request already gave up waiting
+        acked(partition, offset, time.monotonic())
     if future.done():
         return
     if err is None:

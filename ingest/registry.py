@@ -12,6 +12,7 @@ from typing import Protocol
 from fastapi import APIRouter
 
 from infra.settings import IngestSettings
+from ingest.admission import Admission
 from ingest.influx import server as influx
 from ingest.otlp import server as otlp
 from ingest.pipeline import Pipeline
@@ -20,12 +21,13 @@ from ingest.scrape.server import Scraper
 from ingest.statsd.config import StatsdConfig
 from ingest.statsd.server import StatsdServer
 
-RouterFactory = Callable[[Pipeline, IngestSettings], APIRouter]
+# Each HTTP adapter asks the process's Admission before reading a body (ingest/admission.py).
+RouterFactory = Callable[[Pipeline, IngestSettings, Admission], APIRouter]
 
 HTTP_ADAPTERS: dict[str, RouterFactory] = {
-    "influx": lambda pipeline, s: influx.router(pipeline, s.max_body_bytes, s.max_line_bytes),
-    "remote_write": lambda pipeline, s: remote_write.router(pipeline, s.max_body_bytes),
-    "otlp": lambda pipeline, s: otlp.router(pipeline, s.max_body_bytes),
+    "influx": lambda pipeline, s, admission: influx.router(pipeline, s.max_body_bytes, s.max_line_bytes, admission),
+    "remote_write": lambda pipeline, s, admission: remote_write.router(pipeline, s.max_body_bytes, admission),
+    "otlp": lambda pipeline, s, admission: otlp.router(pipeline, s.max_body_bytes, admission),
 }
 
 

@@ -4,7 +4,9 @@ https://docs.influxdata.com/influxdb/v2/api/#operation/PostWrite and
 https://docs.influxdata.com/influxdb/v1/tools/api/#write-http-endpoint: 204 when every line was
 written; 400 with a JSON message naming each bad line when some were not (the good ones are
 written: partial acceptance); 413 for an oversized body; 429/503 with Retry-After when Kafka
-can't take the data, so clients retry.
+can't take the data, so clients retry. When Vigil is saturated (ingest/admission.py) the answer is
+503 + Retry-After before the body is read: InfluxDB's own "server is temporarily unavailable to
+accept writes" (its 429 means an account over its quota); influxdb-client and Telegraf retry both.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from fastapi.responses import JSONResponse
 
 from infra.retry import RetryableError
 from ingest import metrics
+from ingest.admission import Admission
 from ingest.body import BodyError, read_body
 from ingest.influx.parse import parse
 from ingest.pipeline import Pipeline, Problem, Unit
@@ -24,7 +27,7 @@ PROTOCOL = "influx"
 MAX_LISTED_PROBLEMS = 100
 
 
-def router(pipeline: Pipeline, max_body_bytes: int, max_line_bytes: int) -> APIRouter:
+def router(pipeline: Pipeline, max_body_bytes: int, max_line_bytes: int, admission: Admission) -> APIRouter:
     """Routes: POST /write (v1), POST /api/v2/write (v2), GET|HEAD /ping."""
     routes = APIRouter(tags=["influx"])
 
@@ -32,6 +35,12 @@ def router(pipeline: Pipeline, max_body_bytes: int, max_line_bytes: int) -> APIR
         return await metrics.timed(PROTOCOL, _write(request, precision, v2))
 
     async def _write(request: Request, precision: str, v2: bool) -> Response:
+        with admission.slot(PROTOCOL) as shed:
+            if shed is not None:
+                return _error(503, shed.message, v2, retry_after=shed.retry_after_s)
+            return await _admitted(request, precision, v2)
+
+    async def _admitted(request: Request, precision: str, v2: bool) -> Response:
         try:
             body = await read_body(request, max_body_bytes)
         except BodyError as exc:

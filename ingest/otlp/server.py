@@ -5,6 +5,9 @@ ExportMetricsServiceResponse (in the request's encoding); when some points were 
 `partialSuccess` carries how many and why, and the good points *are* written. 400 with a
 google.rpc.Status for a body that can't be decoded, 413 for an oversized one, 415 for another
 content type; 429/503 with Retry-After when Kafka can't take the data (OTLP exporters retry those).
+When Vigil is saturated (ingest/admission.py) the answer is 503 + Retry-After before the body is read:
+https://opentelemetry.io/docs/specs/otlp/#otlphttp-throttling — "the server is overloaded" → 429 or
+503; 503 says it is the server's state, not this client's rate (429 is for a client over its quota).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 
 from infra.retry import RetryableError
 from ingest import metrics
+from ingest.admission import Admission
 from ingest.body import BodyError, read_body
 from ingest.otlp.config import JSON, PROTOBUF
 from ingest.otlp.cumulative import DeltaToCumulative
@@ -33,7 +37,7 @@ OFFLOAD_BYTES = 256 * 1024  # decode bigger bodies on a thread so the event loop
 _RPC_CODES = {400: 3, 413: 3, 415: 3, 429: 8, 503: 14}
 
 
-def router(pipeline: Pipeline, max_body_bytes: int) -> APIRouter:
+def router(pipeline: Pipeline, max_body_bytes: int, admission: Admission) -> APIRouter:
     """Routes: POST /v1/metrics."""
     routes = APIRouter(tags=["opentelemetry"])
     deltas = DeltaToCumulative()
@@ -49,6 +53,12 @@ def router(pipeline: Pipeline, max_body_bytes: int) -> APIRouter:
         is_json = media == JSON
         if media not in (PROTOBUF, JSON):
             return _status(415, f"Content-Type '{media[:100]}' is not supported; send {PROTOBUF} or {JSON}", is_json)
+        with admission.slot(PROTOCOL) as shed:
+            if shed is not None:
+                return _status(503, shed.message, is_json, retry_after=shed.retry_after_s)
+            return await _admitted(request, is_json)
+
+    async def _admitted(request: Request, is_json: bool) -> Response:
         now_ms = int(time.time() * 1000)
         try:
             body = await read_body(request, max_body_bytes)

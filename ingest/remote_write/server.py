@@ -3,9 +3,10 @@
 https://prometheus.io/docs/specs/remote_write_spec/#retries-backoff — 204 when every series was
 written; 400 (not retried) naming each refused series when some were not, the good ones being
 written; 413 for an oversized body; 415 for a content type, proto or encoding other than snappy
-protobuf of 1.0 or 2.0; 503 with Retry-After when Kafka can't take the data. Backpressure is 503
-rather than 429 because Prometheus before 3.0 only retries 429 when `retry_on_http_429` is set,
-and would otherwise drop the batch.
+protobuf of 1.0 or 2.0; 503 with Retry-After when Kafka can't take the data, and when Vigil is
+saturated (ingest/admission.py: answered before the body is read). Backpressure is 503 rather than
+429 because Prometheus retries every 5xx with backoff (honouring Retry-After) but retries 429 only
+when `retry_on_http_429` is set (before 3.0), and would otherwise drop the batch.
 
 The message is chosen by Content-Type (https://prometheus.io/docs/specs/prw/remote_write_spec_2_0/#content-type):
 `proto=io.prometheus.write.v2.Request` is 2.0; no `proto` or `proto=prometheus.WriteRequest` is 1.0.
@@ -24,6 +25,7 @@ from fastapi.responses import PlainTextResponse
 
 from infra.retry import RetryableError
 from ingest import metrics
+from ingest.admission import Admission
 from ingest.body import BodyError, read_raw_body
 from ingest.pipeline import Pipeline, Problem
 from ingest.remote_write import parse_v2
@@ -36,7 +38,7 @@ MAX_LISTED_PROBLEMS = 100
 OFFLOAD_BYTES = 256 * 1024  # decode bigger bodies on a thread so the event loop keeps answering
 
 
-def router(pipeline: Pipeline, max_body_bytes: int) -> APIRouter:
+def router(pipeline: Pipeline, max_body_bytes: int, admission: Admission) -> APIRouter:
     """Routes: POST /api/v1/write."""
     routes = APIRouter(tags=["prometheus"])
     # ±Inf are real Prometheus values (a gauge can be +Inf) and VictoriaMetrics stores them.
@@ -54,6 +56,12 @@ def router(pipeline: Pipeline, max_body_bytes: int) -> APIRouter:
         if refused:
             return _error(415, refused)
         written = {SAMPLES_WRITTEN: "0", HISTOGRAMS_WRITTEN: "0", EXEMPLARS_WRITTEN: "0"} if proto == PROTO_V2 else {}
+        with admission.slot(PROTOCOL) as shed:
+            if shed is not None:
+                return _error(503, shed.message, retry_after=shed.retry_after_s, headers=written)
+            return await _admitted(request, proto, written)
+
+    async def _admitted(request: Request, proto: str, written: dict[str, str]) -> Response:
         decode, label_sets = decoders[proto]
         try:
             body = await read_raw_body(request, max_body_bytes)

@@ -1,0 +1,98 @@
+"""Admission control and the evaluation-lag arithmetic, without servers."""
+
+from __future__ import annotations
+
+from ingest import metrics
+from ingest.admission import Admission, Reason
+from ingest.evaluation_lag import AcceptedOffsets, GroupProgress, evaluation_lag_s
+
+
+def shed_count(protocol: str, reason: str) -> float:
+    return metrics.SHED.labels(protocol, reason)._value.get()
+
+
+def test_writes_beyond_the_in_flight_bound_are_refused_and_counted_and_the_slot_comes_back():
+    admission = Admission(max_in_flight=2, max_evaluation_lag_s=0)
+    before = shed_count("test", "in_flight")
+    with admission.slot("test") as first, admission.slot("test") as second:
+        assert first is None and second is None and admission.in_flight == 2
+        with admission.slot("test") as third:
+            assert third.reason is Reason.IN_FLIGHT and third.retry_after_s == 1
+            assert "already handling 2 writes (limit 2, VIGIL_INGEST_MAX_IN_FLIGHT)" in third.message
+            assert admission.in_flight == 2  # a refused write holds no slot
+        assert admission.describe()["shedding"] and admission.describe()["reasons"] == ["in_flight"]
+    assert admission.in_flight == 0
+    assert shed_count("test", "in_flight") == before + 1
+    with admission.slot("test") as again:
+        assert again is None
+
+
+def test_a_slot_is_given_back_when_the_handler_raises():
+    admission = Admission(max_in_flight=1, max_evaluation_lag_s=0)
+    try:
+        with admission.slot("test"):
+            raise ValueError("handler bug")
+    except ValueError:
+        pass
+    assert admission.in_flight == 0
+
+
+def test_evaluation_lag_over_the_bound_refuses_with_a_retry_after_from_the_excess():
+    admission = Admission(max_in_flight=0, max_evaluation_lag_s=2.0)
+    admission.set_evaluation_lag(1.9)
+    assert admission.refusal() is None
+    admission.set_evaluation_lag(5.2)
+    refused = admission.refusal()
+    assert refused.reason is Reason.EVALUATION_LAG and refused.retry_after_s == 4
+    assert "rule evaluator is 5.2s behind on accepted data (limit 2s" in refused.message
+    admission.set_evaluation_lag(900.0)
+    assert admission.refusal().retry_after_s == 30  # capped: a sender should come back and look again
+    admission.set_evaluation_lag(None)  # no streams worker: nothing to wait for
+    assert admission.refusal() is None
+
+
+def test_bounds_of_zero_are_off():
+    admission = Admission(max_in_flight=0, max_evaluation_lag_s=0)
+    admission.set_evaluation_lag(1e6)
+    admission.in_flight = 10_000
+    assert admission.refusal() is None
+
+
+def test_lag_is_the_age_of_our_oldest_record_not_yet_evaluated():
+    offsets = AcceptedOffsets(resolution_s=0.05)
+    for offset, at in ((0, 10.0), (1, 10.01), (2, 11.0), (3, 12.0)):
+        offsets.acked(0, offset, at)
+    offsets.acked(1, 0, 11.5)
+    progress = GroupProgress(live=True, committed={0: 2, 1: 1})
+    assert evaluation_lag_s(progress, offsets, now=13.0) == 2.0  # partition 0's offset 2, acked at 11.0
+    assert evaluation_lag_s(GroupProgress(True, {0: 4, 1: 1}), offsets, now=13.0) == 0.0
+    # A partition the group has no offset for has evaluated nothing of ours.
+    offsets.acked(2, 0, 12.5)
+    assert evaluation_lag_s(GroupProgress(True, {0: 4, 1: 1}), offsets, now=13.0) == 0.5
+
+
+def test_acks_within_the_resolution_share_a_mark_and_its_earliest_time():
+    offsets = AcceptedOffsets(resolution_s=0.05)
+    offsets.acked(0, 0, 10.0)
+    offsets.acked(0, 1, 10.04)  # same mark
+    assert len(offsets) == 1
+    # Offset 1 is not evaluated: its age reads from the mark's first ack, at most 50 ms early.
+    assert evaluation_lag_s(GroupProgress(True, {0: 1}), offsets, now=11.0) == 1.0
+    assert evaluation_lag_s(GroupProgress(True, {0: 2}), offsets, now=11.0) == 0.0
+
+
+def test_marks_are_bounded_when_nobody_evaluates():
+    offsets = AcceptedOffsets(resolution_s=0.05, max_marks=100)
+    for i in range(1000):
+        offsets.acked(0, i, i * 0.1)
+    assert len(offsets) == 100
+    # The oldest marks were dropped: the lag reads at least max_marks × resolution, still over any bound.
+    assert evaluation_lag_s(GroupProgress(True, {0: 0}), offsets, now=100.0) >= 100 * 0.05
+
+
+def test_no_streams_worker_turns_the_signal_off():
+    offsets = AcceptedOffsets()
+    offsets.acked(0, 5, 1.0)
+    assert evaluation_lag_s(None, offsets, now=100.0) is None  # the group never committed
+    assert evaluation_lag_s(GroupProgress(live=False, committed={0: 0}), offsets, now=100.0) is None  # it left
+    assert evaluation_lag_s(GroupProgress(live=True, committed={}), offsets, now=100.0) is None
