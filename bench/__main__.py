@@ -4,7 +4,8 @@
 protocol), remote_write, remote_write_v2, otlp, statsd, mqtt, modbus, page, rules (evaluation with 1,000 rules),
 notifications (pages/s through the notifier), incidents (alert transitions/s through grouping and escalation),
 api (alerts list and query_range latency under 100 clients; `python -m bench.api --quick` for a smoke run),
-pipeline (the whole chain next to vmagent/vmalert/Alertmanager end to end; `python -m bench.pipeline --help`).
+pipeline (the whole chain next to vmagent/vmalert/Alertmanager end to end; `python -m bench.pipeline --help`),
+query_rules (1,000 query-evaluated rules over 100k series next to vmalert; `python -m bench.query_rules --help`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from bench import api as api_bench
 from bench import incidents as incidents_bench
-from bench import http_load, ingest_throughput, otlp, page_latency, pipeline, remote_write, rules_eval
+from bench import http_load, ingest_throughput, otlp, page_latency, pipeline, query_rules, remote_write, rules_eval
 from bench import modbus as modbus_bench
 from bench import mqtt as mqtt_bench
 from bench import notifications as notifications_bench
@@ -119,7 +120,8 @@ BENCHMARKS = {"ingest": _http_protocol(ingest_throughput), "remote_write": _http
               "remote_write_v2": _http_protocol(remote_write, remote_write.load_v2, "remote_write_v2"),
               "otlp": _http_protocol(otlp), "statsd": statsd, "mqtt": mqtt, "modbus": modbus,
               "notifications": notifications_bench.bench, "incidents": incidents,
-              "page": page, "rules": rules, "api": api_bench.bench, "pipeline": pipeline.bench}
+              "page": page, "rules": rules, "api": api_bench.bench, "pipeline": pipeline.bench,
+              "query_rules": query_rules.bench}
 
 
 def main(argv: list[str]) -> int:

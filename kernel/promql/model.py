@@ -73,7 +73,9 @@ def without_name(labels: dict[str, str]) -> dict[str, str]:
     """Return the labels without the metric name (the same dict when there is none to drop)."""
     if METRIC_NAME not in labels:
         return labels
-    return {k: v for k, v in labels.items() if k != METRIC_NAME}
+    out = labels.copy()  # a C-level copy and one delete: faster than a comprehension over every label
+    del out[METRIC_NAME]
+    return out
 
 
 def format_labels(labels: dict[str, str]) -> str:

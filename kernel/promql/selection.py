@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from math import isnan
 
 from .model import Sample, Series, is_stale
 from .nodes import At, Expr, MatrixSelector, Subquery, VectorSelector, children
@@ -69,7 +70,7 @@ def fetch(storage: Storage, node: VectorSelector, window: tuple[int, int]) -> Fe
     raw = storage.select(list(node.matchers), window[0], window[1])
     clean = []
     for s in raw:
-        if any(v != v and is_stale(v) for v in s.values):
+        if any(map(isnan, s.values)) and any(v != v and is_stale(v) for v in s.values):  # NaNs are rare: C first
             keep = [i for i, v in enumerate(s.values) if not is_stale(v)]
             s = Series(s.labels, [s.timestamps[i] for i in keep], [s.values[i] for i in keep])
         clean.append(s)
