@@ -80,7 +80,8 @@ MAX_NESTING = 256  # promql_parser recurses per level and overflows the native s
 def _parse_cached(expr: str) -> Expr:
     depth = _nesting(expr)
     if depth > MAX_NESTING:
-        raise PromQLError(f"parse error in {expr[:80]!r}…: nested {depth} levels deep (limit {MAX_NESTING})")
+        raise PromQLError(f"parse error in {expr[:80]!r}…: the expression nests too deeply "
+                          f"({depth} levels, limit {MAX_NESTING})")
     try:
         tree = pp.parse(expr)
     except ValueError as exc:

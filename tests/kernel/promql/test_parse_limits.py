@@ -9,7 +9,7 @@ from kernel.promql import PromQLError, parse
 
 @pytest.mark.parametrize("expr, reason", [
     ("x[1e400]", "Duration"),  # the Rust parser panics on it: a BaseException, turned into PromQLError
-    ("(" * 5000 + "1" + ")" * 5000, "nested 5000 levels deep"),  # would overflow the parser's native stack
+    ("(" * 5000 + "1" + ")" * 5000, r"nests too deeply \(5000 levels"),  # would overflow the parser's native stack
 ])
 def test_hostile_expressions_are_errors(expr, reason):
     with pytest.raises(PromQLError, match=reason):
