@@ -16,9 +16,8 @@ from pathlib import Path
 from kernel.gotemplate import TemplateError, check as check_template
 from kernel.promql import PromQLError, parse as parse_promql
 
-from .durations import DurationError, parse_duration
 from .labelset import METRIC_NAME, is_valid_label_name, is_valid_metric_name
-from .yaml_source import Source, SourceError, compose, join, mapping, scalar, sequence, string_map
+from .yaml_source import Source, SourceError, compose, duration, join, mapping, scalar, sequence, string_map
 
 _FILE_KEYS = ("groups",)
 _GROUP_KEYS = ("name", "interval", "limit", "rules")
@@ -96,7 +95,7 @@ def _group(source: Source, node, where: str) -> RuleGroupSpec | None:
     name = scalar(source, fields.get("name"), join(where, "name")) or ""
     if name == "":
         source.problem(fields.get("name", node), join(where, "name"), "group name must not be empty")
-    interval = _duration(source, fields.get("interval"), join(where, "interval"))
+    interval = duration(source, fields.get("interval"), join(where, "interval"))
     limit = _int(source, fields.get("limit"), join(where, "limit"))
     rules = []
     for i, rule_node in enumerate(sequence(source, fields.get("rules"), join(where, "rules"))):
@@ -112,8 +111,8 @@ def _rule(source: Source, node, where: str) -> RuleSpec | None:
     record = scalar(source, fields.get("record"), join(where, "record")) or ""
     alert = scalar(source, fields.get("alert"), join(where, "alert")) or ""
     expr = scalar(source, fields.get("expr"), join(where, "expr")) or ""
-    for_ms = _duration(source, fields.get("for"), join(where, "for"))
-    keep_ms = _duration(source, fields.get("keep_firing_for"), join(where, "keep_firing_for"))
+    for_ms = duration(source, fields.get("for"), join(where, "for"))
+    keep_ms = duration(source, fields.get("keep_firing_for"), join(where, "keep_firing_for"))
     labels = string_map(source, fields.get("labels"), join(where, "labels"))
     annotations = string_map(source, fields.get("annotations"), join(where, "annotations"))
 
@@ -159,17 +158,6 @@ def _rule(source: Source, node, where: str) -> RuleSpec | None:
     if record:
         return RecordingRuleSpec(record, expr, tuple(labels.items()), line)
     return AlertingRuleSpec(alert, expr, for_ms, keep_ms, tuple(labels.items()), tuple(annotations.items()), line)
-
-
-def _duration(source: Source, node, where: str) -> int:
-    text = scalar(source, node, where)
-    if text is None:
-        return 0
-    try:
-        return parse_duration(text)
-    except DurationError as exc:
-        source.problem(node, where, f"{exc} (expected a duration like 30s, 5m, 1h30m)")
-        return 0
 
 
 def _int(source: Source, node, where: str) -> int:

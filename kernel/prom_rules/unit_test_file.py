@@ -25,8 +25,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .durations import DurationError, parse_duration
-from .yaml_source import Source, compose, join, mapping, scalar, sequence, string_map
+from .yaml_source import Source, compose, duration, join, mapping, scalar, sequence, string_map
 
 DEFAULT_EVALUATION_INTERVAL_MS = 60_000
 
@@ -122,7 +121,7 @@ def load_unit_test_file(path: Path | str) -> UnitTestFile:
     top = mapping(source, root, "", _FILE_KEYS)
     patterns = [scalar(source, n, join("rule_files", i)) or ""
                 for i, n in enumerate(sequence(source, top.get("rule_files"), "rule_files"))]
-    interval = _duration(source, top.get("evaluation_interval"), "evaluation_interval")
+    interval = duration(source, top.get("evaluation_interval"), "evaluation_interval")
     order = [scalar(source, n, join("group_eval_order", i)) or ""
              for i, n in enumerate(sequence(source, top.get("group_eval_order"), "group_eval_order"))]
     tests = [_test_group(source, n, join("tests", i)) for i, n in enumerate(sequence(source, top.get("tests"), "tests"))]
@@ -164,7 +163,7 @@ def _test_group(source: Source, node, where: str) -> TestGroup:
             ef = mapping(source, e, eat, _EXP_ALERT_KEYS)
             expected.append(ExpectedAlert(string_map(source, ef.get("exp_labels"), join(eat, "exp_labels")),
                                           string_map(source, ef.get("exp_annotations"), join(eat, "exp_annotations"))))
-        alert_tests.append(AlertTestCase(_duration(source, f.get("eval_time"), join(at, "eval_time")),
+        alert_tests.append(AlertTestCase(duration(source, f.get("eval_time"), join(at, "eval_time")),
                                          scalar(source, f.get("alertname"), join(at, "alertname")) or "",
                                          tuple(expected), n.start_mark.line + 1))
     promql_tests = []
@@ -178,25 +177,14 @@ def _test_group(source: Source, node, where: str) -> TestGroup:
             samples.append(ExpectedSample(scalar(source, sf.get("labels"), join(sat, "labels")) or "",
                                           _float(source, sf.get("value"), join(sat, "value"))))
         promql_tests.append(PromqlTestCase(scalar(source, f.get("expr"), join(at, "expr")) or "",
-                                           _duration(source, f.get("eval_time"), join(at, "eval_time")),
+                                           duration(source, f.get("eval_time"), join(at, "eval_time")),
                                            tuple(samples), n.start_mark.line + 1))
-    return TestGroup(_duration(source, fields.get("interval"), join(where, "interval")), tuple(series),
+    return TestGroup(duration(source, fields.get("interval"), join(where, "interval")), tuple(series),
                      tuple(alert_tests), tuple(promql_tests),
                      string_map(source, fields.get("external_labels"), join(where, "external_labels")),
                      scalar(source, fields.get("external_url"), join(where, "external_url")) or "",
                      scalar(source, fields.get("name"), join(where, "name")) or "",
                      node.start_mark.line + 1 if node is not None else 0)
-
-
-def _duration(source: Source, node, where: str) -> int:
-    text = scalar(source, node, where)
-    if text is None:
-        return 0
-    try:
-        return parse_duration(text)
-    except DurationError as exc:
-        source.problem(node, where, f"{exc} (expected a duration like 30s, 5m, 1h30m)")
-        return 0
 
 
 _YAML_SPECIAL_FLOATS = {".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("-inf"), ".nan": float("nan")}

@@ -14,6 +14,8 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from .durations import DurationError, parse_duration
+
 NULL_TAG = "tag:yaml.org,2002:null"
 
 
@@ -143,6 +145,18 @@ def scalar(source: Source, node: Node | None, path: str) -> str | None:
         source.problem(node, path, f"expected a string, got {describe(node)}")
         return None
     return node.value
+
+
+def duration(source: Source, node: Node | None, path: str) -> int:
+    """A Prometheus duration scalar in milliseconds (0 when absent); a bad one is a problem naming its line."""
+    text = scalar(source, node, path)
+    if text is None:
+        return 0
+    try:
+        return parse_duration(text)
+    except DurationError as exc:
+        source.problem(node, path, f"{exc} (expected a duration like 30s, 5m, 1h30m)")
+        return 0
 
 
 def describe(node: Node | None) -> str:
