@@ -103,6 +103,8 @@ def range_series(data: Fetched, lo_ms: int, hi_ms: int) -> list[Series]:
         tss = s.timestamps
         i = bisect_left(tss, lo_ms)
         j = bisect_right(tss, hi_ms)
-        if i < j:
+        if i == 0 and j == len(tss):
+            out.append(s)  # the whole series: no copy (range functions only read it)
+        elif i < j:
             out.append(Series(s.labels, tss[i:j], s.values[i:j]))
     return out
