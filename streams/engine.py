@@ -109,13 +109,17 @@ class Engine:
                     name, labels = names[sid]
                     samples.append({"series_id": sid, "name": name, "labels": labels, "value": value,
                                     "timestamp_ms": ts})
-        result = self.on_batch(samples, partition, now_ms)
+        # A sample stamped ahead of ingest's clock (a sender's clock running fast: ingest takes up to
+        # VIGIL_MAX_FUTURE_S ahead) must not move the partition's time, or every alert on it would go
+        # stale and resolve, then fire again at its next sample: stream time stops at the batch's arrival.
+        result = self.on_batch(samples, partition, now_ms, time_cap_ms=batch.accepted_at_ms)
         if len(batch):
-            self._stream_time(partition, max(batch.timestamps_ms))  # event time moves with every sample
+            self._stream_time(partition, min(max(batch.timestamps_ms), batch.accepted_at_ms))
         return result
 
-    def on_batch(self, samples: list[Sample], partition: int, now_ms: int) -> BatchResult:
-        """Evaluate one MetricBatch of `partition`."""
+    def on_batch(self, samples: list[Sample], partition: int, now_ms: int,
+                 time_cap_ms: int | None = None) -> BatchResult:
+        """Evaluate one MetricBatch of `partition`; stream time moves to its newest sample, at most `time_cap_ms`."""
         index = self.feed.index
         if index is not self._index:
             self._index, self._matches, self._selectors = index, {}, {}
@@ -153,7 +157,8 @@ class Engine:
                 elif kind != "threshold" or before != "inactive":
                     series.changed(key)
         if samples:
-            self._stream_time(partition, max(s["timestamp_ms"] for s in samples))
+            newest = max(s["timestamp_ms"] for s in samples)
+            self._stream_time(partition, newest if time_cap_ms is None else min(newest, time_cap_ms))
         result.heartbeats = self._due_heartbeats(beats, now_ms)
         return result
 

@@ -378,3 +378,16 @@ def test_state_written_before_this_change_still_loads_and_runs():
     _, transition, _ = observe(RULE, old, 40_000, 10.0, 0)
     assert transition == "RESOLVED"
     assert math.isnan(decode(b'{"life":{"s":"firing","a":0,"t":1,"q":1,"k":1},"v":1,"val":null}')["val"])
+
+
+def test_a_sample_stamped_ahead_of_ingest_does_not_move_stream_time_and_resolve_everything():
+    from schemas import codec
+
+    engine = engine_of(RULE)
+    feed(engine, sample(95, 0), sample(97, 30))  # firing
+    # A sender whose clock runs 10 minutes fast: ingest accepted its sample at 40 s.
+    metrics = codec.SeriesBatchCodec()
+    ahead = metrics.columns(metrics.encode({"partition": 0, "source": "influx", "accepted_at_ms": 40_000,
+                                            "samples": [other(640)]}))
+    emits = engine.on_columns(ahead, 0, now_ms=40_000).emits + engine.tick(40_000, {0}, {0})
+    assert emits == [] and engine.partition_time_ms[0] == 40_000, "stream time stops at the batch's arrival"
