@@ -1,13 +1,12 @@
 """The import rate over public Prometheus rule collections (issue 13: ≥ 99 % of alerting and recording rules).
 
-The collections live outside the repository (/work/shared/corpus/prometheus-rules, or
-VIGIL_RULES_CORPUS); the test skips, saying so, when they are absent. Every file with a `groups:`
+The collections live outside the repository (shared/corpus/prometheus-rules beside the repository, or
+VIGIL_CORPUS); the test skips, saying so, when they are absent. Every file with a `groups:`
 list is a rule file; promtool unit-test files (`rule_files:`/`tests:`) are not.
 """
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -15,8 +14,9 @@ import pytest
 import yaml
 
 from streams.promql_import import translate
+from tests.corpus import PROMETHEUS_RULES
 
-CORPUS = Path(os.environ.get("VIGIL_RULES_CORPUS", "/work/shared/corpus/prometheus-rules"))
+CORPUS = PROMETHEUS_RULES
 TARGET = 0.99
 
 
@@ -48,7 +48,7 @@ def import_report(root: Path) -> tuple[dict[str, Counter], Counter]:
     return per, refusals
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"rule corpus not found at {CORPUS} (set VIGIL_RULES_CORPUS)")
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"rule corpus not found at {CORPUS} (set VIGIL_CORPUS)")
 def test_at_least_99_percent_of_the_corpus_rules_import():
     per, refusals = import_report(CORPUS)
     total = sum(c["alerting"] + c["recording"] for c in per.values())

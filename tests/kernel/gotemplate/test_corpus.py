@@ -4,14 +4,14 @@ as each passes Prometheus' own rule loading. The files are read in place, never 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import yaml
 
 from kernel.gotemplate import TemplateError, check
+from tests.corpus import PROMETHEUS_RULES
 
-CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "prometheus-rules"
+CORPUS = PROMETHEUS_RULES
 
 
 def _groups(document: object) -> Iterator[dict]:

@@ -24,9 +24,10 @@ from kernel.gotemplate.strconv import quote as go_quote
 from kernel.prom_rules.durations import format_duration, parse_duration
 from kernel.prom_rules.labelset import ALERT_NAME, from_map
 from kernel.prom_rules.unit_test_report import LabelsAndAnnotations, alerts_text, indent_lines
+from tests.corpus import PROMETHEUS_RULES
 
 HERE = Path(__file__).parent
-DEFAULT_CORPUS = Path("/work/shared/corpus/prometheus-rules")
+DEFAULT_CORPUS = PROMETHEUS_RULES
 BASELINE = HERE / "testdata" / "promtool_corpus_baseline.json"
 
 

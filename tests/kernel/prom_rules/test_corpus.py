@@ -1,6 +1,6 @@
 """The public rule collections' promtool unit tests, run by `vigil rules test`, against promtool's own results.
 
-The corpus (/work/shared/corpus/prometheus-rules, or $VIGIL_PROM_RULES_CORPUS) is read in place,
+The corpus (shared/corpus/prometheus-rules beside the repository, or $VIGIL_CORPUS/prometheus-rules) is read in place,
 never copied; testdata/promtool_corpus_baseline.json records, per case, whether Prometheus 2.42's
 promtool passes it (regenerate with `python -m tests.kernel.prom_rules.promtool_baseline`).
 """
@@ -8,8 +8,6 @@ promtool passes it (regenerate with `python -m tests.kernel.prom_rules.promtool_
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 
@@ -17,11 +15,11 @@ from kernel.prom_rules.unit_test_runner import run_test_file
 
 from .promtool_baseline import BASELINE, DEFAULT_CORPUS, case_id
 
-CORPUS = Path(os.environ.get("VIGIL_PROM_RULES_CORPUS", DEFAULT_CORPUS))
+CORPUS = DEFAULT_CORPUS
 REQUIRED_RATE = 0.95
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"rule corpus not found at {CORPUS} (set VIGIL_PROM_RULES_CORPUS)")
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"rule corpus not found at {CORPUS} (set VIGIL_CORPUS)")
 @pytest.mark.timeout(120)
 def test_vigil_passes_what_promtool_passes():
     baseline: dict[str, dict[str, bool]] = json.loads(BASELINE.read_text())

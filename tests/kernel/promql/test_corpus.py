@@ -1,20 +1,20 @@
 """Every public rule expression in the shared corpus parses and evaluates without error.
 
-Reads /work/shared/corpus/prometheus-rules/ in place (the files are never copied into the repo),
+Reads shared/corpus/prometheus-rules/ (beside the repository) in place (the files are never copied into the repo),
 evaluating each expression over an empty storage and over random data for the series it selects.
 """
 
 from __future__ import annotations
 
-import pathlib
 import random
 
 import pytest
 import yaml
 
 from kernel.promql import Engine, MemoryStorage, PromQLError, parse, selectors
+from tests.corpus import PROMETHEUS_RULES
 
-CORPUS = pathlib.Path("/work/shared/corpus/prometheus-rules")
+CORPUS = PROMETHEUS_RULES
 
 
 def _rule_exprs() -> list[tuple[str, str]]:
