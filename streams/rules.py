@@ -246,10 +246,6 @@ class Rule(BaseModel):
             raise ValueError(f"expr: not valid PromQL: {exc}") from None
         except RecursionError:
             raise ValueError("expr: nests too deeply") from None
-        except BaseException as exc:  # promql-parser panics (a BaseException) on durations out of range: x[1e400]
-            if type(exc).__name__ != "PanicException":
-                raise
-            raise ValueError(f"expr: not valid PromQL: {exc}") from None
         if self.record is not None:
             for name in ("for_s", "keep_firing_for_s"):
                 if getattr(self, name):
