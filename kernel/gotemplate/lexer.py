@@ -336,19 +336,7 @@ class Lexer:
         return self._lex_inside_action
 
     def _lex_char(self):
-        while True:
-            ch = self._next()
-            if ch == "\\":
-                ch = self._next()
-                if ch not in ("", "\n"):
-                    continue
-                return self._error("unterminated character constant")
-            if ch in ("", "\n"):
-                return self._error("unterminated character constant")
-            if ch == "'":
-                break
-        self._emit(ItemType.CHAR_CONSTANT)
-        return self._lex_inside_action
+        return self._lex_delimited("'", ItemType.CHAR_CONSTANT, "unterminated character constant")
 
     def _lex_number(self):
         if not self._scan_number():
@@ -387,18 +375,22 @@ class Lexer:
         return True
 
     def _lex_quote(self):
+        return self._lex_delimited('"', ItemType.STRING, "unterminated quoted string")
+
+    def _lex_delimited(self, closing: str, typ: ItemType, unterminated: str):
+        """A quoted string or character constant up to `closing`, backslash escapes skipped (Go's lexQuote/lexChar)."""
         while True:
             ch = self._next()
             if ch == "\\":
                 ch = self._next()
                 if ch not in ("", "\n"):
                     continue
-                return self._error("unterminated quoted string")
+                return self._error(unterminated)
             if ch in ("", "\n"):
-                return self._error("unterminated quoted string")
-            if ch == '"':
+                return self._error(unterminated)
+            if ch == closing:
                 break
-        self._emit(ItemType.STRING)
+        self._emit(typ)
         return self._lex_inside_action
 
     def _lex_raw_quote(self):

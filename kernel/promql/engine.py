@@ -65,16 +65,7 @@ class Engine:
         ev = _Evaluator(self, node, start_ms, end_ms)
         series: dict = {}
         for ts in range(start_ms, end_ms + 1, step_ms):
-            value = ev.eval(node, ts)
-            if isinstance(value, Scalar):
-                value = [Sample({}, value.value, ts)]
-            for s in value:
-                key = labels_key(s.labels)
-                out = series.get(key)
-                if out is None:
-                    out = series[key] = Series(s.labels, [], [])
-                out.timestamps.append(ts)
-                out.values.append(s.value)
+            _append_step(series, ev.eval(node, ts), ts)
         return [series[k] for k in sorted(series)]
 
 
@@ -152,15 +143,7 @@ class _Evaluator:
             value = self.memo.get(key)
             if value is None:
                 value = self.memo[key] = self.eval(inner, t)
-            if isinstance(value, Scalar):
-                value = [Sample({}, value.value, t)]
-            for s in value:
-                lk = labels_key(s.labels)
-                out = series.get(lk)
-                if out is None:
-                    out = series[lk] = Series(s.labels, [], [])
-                out.timestamps.append(t)
-                out.values.append(s.value)
+            _append_step(series, value, t)
         return list(series.values())
 
     # Operators
@@ -232,3 +215,16 @@ class _Evaluator:
                 out.append(Sample(s.labels if keep_name else without_name(s.labels), value, ts))
         same_labelset_check(out)
         return out
+
+
+def _append_step(series: dict, value, ts: int) -> None:
+    """Add one step's result (a vector, or a scalar as a label-less sample) to the series by label set."""
+    if isinstance(value, Scalar):
+        value = [Sample({}, value.value, ts)]
+    for s in value:
+        key = labels_key(s.labels)
+        out = series.get(key)
+        if out is None:
+            out = series[key] = Series(s.labels, [], [])
+        out.timestamps.append(ts)
+        out.values.append(s.value)
