@@ -89,7 +89,7 @@ class Codec(Generic[T]):
 
 
 class MetricBatchCodec(Codec[records.MetricBatch]):
-    """The v1 metrics topic's codec (vigil.metrics.v1): encodes with BatchWriter (series bytes cached), decodes like any codec."""
+    """vigil.metrics.v1's codec: encodes with BatchWriter (series bytes cached), decodes like any codec."""
 
     def __init__(self) -> None:
         super().__init__("metric_batch")
