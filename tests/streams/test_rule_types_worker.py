@@ -111,7 +111,7 @@ def test_worker_killed_during_a_window_the_other_fires_on_time_once(vigil_env):
     # avg of 50, 60, 170 is 93.3; with 160 it is 110: fires only if the three earlier samples survived.
     produce_samples(settings, [sample("latency_ms", labels, 160, t0 + 30_000)])
     alerts = alerts_reader(settings)
-    (fired,) = alerts.wait_for(lambda r: len(r) >= 1, timeout=60, what="FIRING after the restart")
+    (fired,) = alerts.wait_for(lambda r: len(r) >= 1, timeout=90, what="FIRING after the restart")
     assert fired["event_time_ms"] == t0 + 30_000 and fired["value"] == pytest.approx(110)
     assert transitions(alerts.read_for(3)) == [("FIRING", 1)]
 
