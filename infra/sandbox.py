@@ -25,6 +25,8 @@ from infra.migrate import migrate
 from infra.process import ManagedProcess, pid_alive
 from infra.settings import CommonSettings, StackSettings
 from infra.stack import Stack
+from infra.stack.parts import RELOCATED_ROOT, postmaster_pid
+from infra.stack.stack import remove_state
 
 REPO = Path(__file__).resolve().parent.parent  # the checkout: `vigil` processes run from here
 
@@ -64,7 +66,18 @@ def sweep_abandoned_stacks() -> None:
         if pid_alive(owner):
             continue
         Stack(StackSettings(state_dir=state)).down()
-        shutil.rmtree(state, ignore_errors=True)
+        remove_state(StackSettings(state_dir=state))
+    # Postgres data kept outside a test state dir (a TMPDIR that user `postgres` cannot enter, as root)
+    # outlives a session that removed just the state dir: drop it once nothing runs from it.
+    for back_reference in RELOCATED_ROOT.glob("*/state_dir"):
+        try:
+            state = Path(back_reference.read_text().strip())
+            if not state.name.startswith("vigil-test-") or state.exists():
+                continue
+        except OSError:  # another user's, in a folder we cannot enter
+            continue
+        if postmaster_pid(back_reference.parent / "postgres") is None:
+            shutil.rmtree(back_reference.parent, ignore_errors=True)
 
 
 def start_stack() -> Stack:

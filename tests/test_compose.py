@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from infra import settings as settings_module
+from infra.stack.parts import DEDUP_FLAG
 
 ROOT = Path(__file__).resolve().parent.parent
 VIGIL_SERVICES = ("ingest", "streams", "sinks", "notifier", "connectors", "api")
@@ -78,3 +79,8 @@ def test_the_rules_file_the_streams_worker_reads_is_mounted(compose):
     target = streams["environment"]["VIGIL_RULES_FILE"]
     mounts = [str(v) for v in streams["volumes"]]
     assert any(m.endswith(f"{target}:ro") and "infra/demo/rules.yaml" in m for m in mounts), mounts
+
+
+def test_victoriametrics_stores_a_retried_write_once(compose):
+    """Ingest may publish a batch twice and a sink re-write it: the store keeps one sample per series and ms."""
+    assert DEDUP_FLAG in compose["services"]["victoriametrics"]["command"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -11,9 +12,14 @@ import urllib.request
 from abc import ABC, abstractmethod
 from pathlib import Path
 
+from infra.process import pid_alive
 from infra.settings import StackSettings
 
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+# Where root keeps Postgres data when the `postgres` user cannot reach the state dir (see Postgres).
+RELOCATED_ROOT = Path("/var/lib/vigil")
+# VictoriaMetrics' deduplication: https://docs.victoriametrics.com/#deduplication
+DEDUP_FLAG = "-dedup.minScrapeInterval=1ms"
 
 
 class StackError(RuntimeError):
@@ -27,6 +33,21 @@ def tcp_open(port: int, timeout: float = 0.3) -> bool:
             return True
     except OSError:
         return False
+
+
+def relocated_dir(state_dir: Path) -> Path:
+    """Where the Postgres data of `state_dir` goes when it cannot stay inside it: one folder per state dir."""
+    digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:16]
+    return RELOCATED_ROOT / digest / "postgres"
+
+
+def postmaster_pid(pgdata: Path) -> int | None:
+    """The pid of a Postgres running from `pgdata`, if one does."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if pid_alive(pid) else None
 
 
 def _which(binary: str, package: str) -> str:
@@ -67,6 +88,10 @@ class Part(ABC):
 
     def after_ready(self) -> None:
         """One-time set-up that needs the server up (e.g. creating a database)."""
+
+    def relocated(self) -> Path | None:
+        """Where the server's data is kept when that is outside the state dir, else None."""
+        return None
 
 
 class Tansu(Part):
@@ -118,7 +143,10 @@ class VictoriaMetrics(Part):
         return [_which("victoria-metrics", "victoria-metrics"), f"-httpListenAddr=127.0.0.1:{self.port}",
                 f"-storageDataPath={self.data}", "-retentionPeriod=1", "-search.latencyOffset=1s",
                 # The sink writes `name,labels value=v`: keep `name` as the metric name.
-                "-influxSkipSingleField", "-loggerLevel=WARN"]
+                "-influxSkipSingleField", "-loggerLevel=WARN",
+                # Writes are retried (ingest republishes, a sink re-reads after a crash): keep one sample
+                # per series and millisecond, so the same point written twice is stored once (README).
+                DEDUP_FLAG]
 
     def ready(self) -> bool:
         try:
@@ -129,7 +157,12 @@ class VictoriaMetrics(Part):
 
 
 class Postgres(Part):
-    """PostgreSQL 15, run as the `postgres` user when we are root, TCP only."""
+    """PostgreSQL 15, run as the `postgres` user when we are root, TCP only.
+
+    Postgres refuses to run as root, so as root it runs as `postgres`, which must reach its data dir.
+    When a parent of the state dir is closed to others (root cloning into /root, which is 0700), the
+    data dir is kept under RELOCATED_ROOT instead and the state dir's `postgres` is a symlink to it.
+    """
 
     name = "postgres"
     stop_signal = signal.SIGINT  # "fast" shutdown: roll back open transactions, exit cleanly
@@ -138,35 +171,75 @@ class Postgres(Part):
     def port(self) -> int:
         return self.settings.postgres_port
 
+    @property
+    def pgdata(self) -> Path:
+        """The data dir itself: the state dir's `postgres`, or where its symlink points."""
+        return self.data.resolve()
+
+    def relocated(self) -> Path | None:
+        return self.pgdata if self.data.is_symlink() else None
+
     def _as_postgres(self, argv: list[str]) -> list[str]:
         if os.geteuid() != 0:
             return argv
         # setpriv execs in place (no extra parent), so the pid we record is the postmaster's.
         return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", *argv]
 
+    def _postgres_can(self, test: str, path: Path) -> bool:
+        return subprocess.run(self._as_postgres(["test", test, str(path)]), capture_output=True).returncode == 0
+
     def prepare(self) -> None:
-        super().prepare()
         if os.geteuid() == 0:
-            shutil.chown(self.data, "postgres", "postgres")
-            os.chmod(self.data, 0o700)
-            probe = subprocess.run(self._as_postgres(["test", "-w", str(self.data)]), capture_output=True)
-            if probe.returncode != 0:
-                raise StackError(f"user 'postgres' cannot write {self.data}: every parent folder of the "
-                                 "state dir must be searchable by others (chmod o+x), or set VIGIL_STATE_DIR")
-        if not (self.data / "PG_VERSION").exists():
+            self._place_for_postgres()
+        else:
+            super().prepare()  # we run Postgres as ourselves: any folder we can write will do
+        if not (self.pgdata / "PG_VERSION").exists():
             result = subprocess.run(
-                self._as_postgres([str(POSTGRES_BIN / "initdb"), "-D", str(self.data), "-A", "trust",
+                self._as_postgres([str(POSTGRES_BIN / "initdb"), "-D", str(self.pgdata), "-A", "trust",
                                    "-U", "postgres", "--no-sync"]),
                 capture_output=True, text=True)
             if result.returncode != 0:
                 raise StackError(f"initdb failed: {result.stderr.strip()}")
+
+    def _place_for_postgres(self) -> None:
+        state = self.data.parent
+        state.mkdir(parents=True, exist_ok=True)
+        if not self.data.is_symlink() and not self._postgres_can("-x", state):
+            if (self.data / "PG_VERSION").exists():
+                raise StackError(f"user 'postgres' cannot reach the Postgres data in {self.data}: make every parent "
+                                 f"folder searchable by others (chmod o+x), or move the data dir to "
+                                 f"{relocated_dir(state)} and make {self.data} a symlink to it")
+            if self.data.is_dir():  # left by a start that failed here before data could be relocated
+                if any(self.data.iterdir()):
+                    raise StackError(f"user 'postgres' cannot reach {self.data}, which is not empty: make every "
+                                     "parent folder searchable by others (chmod o+x), or remove it")
+                self.data.rmdir()
+            target = relocated_dir(state)
+            if target.exists():  # the state dir that pointed here was deleted with its link: start afresh
+                postmaster = postmaster_pid(target)
+                if postmaster is not None:
+                    raise StackError(f"a Postgres (pid {postmaster}) still runs from {target}, whose state dir "
+                                     f"{state} was deleted: stop it first")
+                shutil.rmtree(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            for folder in (RELOCATED_ROOT, target.parent):
+                os.chmod(folder, 0o755)
+            (target.parent / "state_dir").write_text(f"{state}\n")
+            target.mkdir()
+            self.data.symlink_to(target)
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        shutil.chown(self.pgdata, "postgres", "postgres")
+        os.chmod(self.pgdata, 0o700)
+        if not self._postgres_can("-w", self.pgdata):
+            raise StackError(f"user 'postgres' cannot write {self.pgdata}: every parent folder of it must be "
+                             "searchable by others (chmod o+x), or set VIGIL_STATE_DIR")
 
     def argv(self) -> list[str]:
         self.program = str(POSTGRES_BIN / "postgres")
         options = ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=200"]
         if not self.settings.durable:
             options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-        return self._as_postgres([self.program, "-D", str(self.data), "-p", str(self.port), *options])
+        return self._as_postgres([self.program, "-D", str(self.pgdata), "-p", str(self.port), *options])
 
     def ready(self) -> bool:
         import psycopg

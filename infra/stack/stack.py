@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 
 from infra.process import ManagedProcess, recorded_pid
 from infra.settings import StackSettings
-from infra.stack.parts import Part, StackError, all_parts, tcp_open
+from infra.stack.parts import RELOCATED_ROOT, Part, StackError, all_parts, tcp_open
 
 READY_TIMEOUT_S = 30.0
 
@@ -50,6 +51,9 @@ class Stack:
                 raise StackError(f"port {part.port} for {part.name} is taken by another program: "
                                  f"stop it or set VIGIL_{part.name.upper()}_PORT")
             part.prepare()
+            if progress and part.relocated():
+                progress(part.name, f"data in {part.relocated()}: the server's user cannot enter "
+                                    f"{self.settings.state_dir.resolve()}")
             proc = self._process(part)
             proc.start(attached=attached)
             self.started.append(proc)
@@ -103,4 +107,13 @@ class Stack:
         return all(p.ready() for p in self.parts)
 
 
-__all__ = ["PartStatus", "Stack", "StackError"]
+def remove_state(settings: StackSettings) -> None:
+    """Delete a stopped stack's state dir, and the data a part keeps outside it (see Postgres)."""
+    for part in all_parts(settings):
+        outside = part.relocated()
+        if outside is not None and outside.parent.parent == RELOCATED_ROOT:  # ours, not a link someone made
+            shutil.rmtree(outside.parent, ignore_errors=True)
+    shutil.rmtree(settings.state_dir, ignore_errors=True)
+
+
+__all__ = ["PartStatus", "Stack", "StackError", "remove_state"]
