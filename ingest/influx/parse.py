@@ -17,6 +17,9 @@ from ingest.influx.config import DEFAULT_MAX_LINE_BYTES, PRECISION_TO_MS
 from schemas.records import Sample
 
 RAW_BYTES = 1024
+# Errors kept one by one per body; the rest are only counted. A 1 MiB body of bad lines is
+# ~500k errors, and a message, an answer entry and a dead-letter record for each took seconds.
+MAX_ERRORS = 100
 _FLOAT_CHARS = frozenset("0123456789.eE+-")
 _TRUE = frozenset(("t", "T", "true", "True", "TRUE"))
 _FALSE = frozenset(("f", "F", "false", "False", "FALSE"))
@@ -48,11 +51,21 @@ class LineError:
 
 @dataclass(slots=True)
 class ParseResult:
-    """Everything parsed from one body, good and bad, in input order."""
+    """Everything parsed from one body, in input order: every good line, the first bad ones (`errors`),
+    and how many bad lines there were in all (`error_count`, ≥ len(errors))."""
 
     lines: list[ParsedLine] = field(default_factory=list)
     errors: list[LineError] = field(default_factory=list)
     skipped_string_fields: int = 0
+    error_count: int = 0
+    last_error_line: int = 0
+
+    def refuse(self, number: int, reason: str, raw: bytes, max_errors: int) -> None:
+        """Count a bad line; keep it (reason, raw bytes) only while fewer than `max_errors` are kept."""
+        self.error_count += 1
+        self.last_error_line = number
+        if len(self.errors) < max_errors:
+            self.errors.append(LineError(number, reason, raw[:RAW_BYTES]))
 
 
 def _prometheus_name(text: str, bad_char: re.Pattern) -> str:
@@ -73,8 +86,9 @@ def label_name(key: str) -> str:
 
 
 def parse(payload: bytes, precision: str = "ns", now_ns: int = 0,
-          max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> ParseResult:
-    """Parse a whole body; ValueError only for an unknown precision (the request's fault, not a line's)."""
+          max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, max_errors: int = MAX_ERRORS) -> ParseResult:
+    """Parse a whole body, keeping the first `max_errors` bad lines and counting the rest;
+    ValueError only for an unknown precision (the request's fault, not a line's)."""
     factor = PRECISION_TO_MS.get(precision)
     if factor is None:
         raise ValueError(f"precision '{precision}' is not one of {', '.join(sorted(PRECISION_TO_MS))}")
@@ -84,8 +98,7 @@ def parse(payload: bytes, precision: str = "ns", now_ns: int = 0,
     types: dict[tuple[str, str], tuple[str, int]] = {}
     for number, raw in enumerate(payload.split(b"\n"), start=1):
         if len(raw) > max_line_bytes:
-            result.errors.append(LineError(number, f"line is {len(raw)} bytes; the limit is {max_line_bytes}",
-                                           raw[:RAW_BYTES]))
+            result.refuse(number, f"line is {len(raw)} bytes; the limit is {max_line_bytes}", raw, max_errors)
             continue
         stripped = raw.strip()
         if not stripped or stripped[0] == 35:  # blank or a '#' comment
@@ -93,7 +106,7 @@ def parse(payload: bytes, precision: str = "ns", now_ns: int = 0,
         try:
             text = stripped.decode()
         except UnicodeDecodeError as exc:
-            result.errors.append(LineError(number, f"not valid UTF-8 at byte {exc.start + 1}", raw[:RAW_BYTES]))
+            result.refuse(number, f"not valid UTF-8 at byte {exc.start + 1}", raw, max_errors)
             continue
         try:
             if "\\" in text or '"' in text:
@@ -103,7 +116,7 @@ def parse(payload: bytes, precision: str = "ns", now_ns: int = 0,
             samples, skipped = _samples(measurement, tags, fields, stamp, default_ms, multiply, divide,
                                         types, number)
         except LineSyntaxError as exc:
-            result.errors.append(LineError(number, str(exc), raw[:RAW_BYTES]))
+            result.refuse(number, str(exc), raw, max_errors)
             continue
         result.skipped_string_fields += skipped
         if samples:

@@ -11,6 +11,7 @@ accept writes" (its 429 means an account over its quota); influxdb-client and Te
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from fastapi import APIRouter, Request, Response
@@ -20,11 +21,12 @@ from infra.retry import RetryableError
 from ingest import metrics
 from ingest.admission import Admission
 from ingest.body import BodyError, read_body
-from ingest.influx.parse import parse
+from ingest.influx.parse import ParseResult, parse
 from ingest.pipeline import Pipeline, Problem, Unit
 
 PROTOCOL = "influx"
-MAX_LISTED_PROBLEMS = 100
+MAX_LISTED_PROBLEMS = 100  # bad lines named one by one (answer and dead-letter topic); the rest are counted
+OFFLOAD_BYTES = 256 * 1024  # parse bigger bodies on a thread so the event loop keeps answering
 
 
 def router(pipeline: Pipeline, max_body_bytes: int, max_line_bytes: int, admission: Admission) -> APIRouter:
@@ -49,13 +51,17 @@ def router(pipeline: Pipeline, max_body_bytes: int, max_line_bytes: int, admissi
             return _error(400, "empty body: no line protocol to write", v2)
         now_ns = time.time_ns()
         try:
-            result = parse(body, precision, now_ns, max_line_bytes=max_line_bytes)
+            if len(body) > OFFLOAD_BYTES:
+                result = await asyncio.to_thread(parse, body, precision, now_ns, max_line_bytes,
+                                                 MAX_LISTED_PROBLEMS)
+            else:
+                result = parse(body, precision, now_ns, max_line_bytes, MAX_LISTED_PROBLEMS)
         except ValueError as exc:  # unknown precision
             return _error(400, str(exc), v2)
         if result.skipped_string_fields:
             metrics.FIELDS_SKIPPED.labels(PROTOCOL).inc(result.skipped_string_fields)
         units = [Unit(f"line {line.number}", line.samples) for line in result.lines]
-        problems = [Problem(f"line {e.number}", e.reason, e.raw) for e in result.errors]
+        problems = _parse_problems(result)
         source = request.client.host if request.client else "unknown"
         try:
             outcome = await pipeline.accept(PROTOCOL, source, units, problems, now_ms=now_ns // 1_000_000,
@@ -66,9 +72,12 @@ def router(pipeline: Pipeline, max_body_bytes: int, max_line_bytes: int, admissi
             status = 429 if kind == "Backpressure" else 503
             return _error(status, f"{exc}; nothing of this request was written, retry it", v2,
                           retry_after=exc.retry_after or 1)
+        unlisted = result.error_count - len(result.errors)
+        if unlisted > 1:  # the pipeline counted their summary problem as one
+            metrics.LINES_REJECTED.labels(PROTOCOL, "invalid").inc(unlisted - 1)
         if not outcome.problems:
             return Response(status_code=204)
-        return _partial(outcome.accepted, outcome.problems, v2)
+        return _partial(outcome.accepted, outcome.problems, v2, unlisted)
 
     @routes.post("/write", status_code=204, summary="InfluxDB 1.x write")
     async def write_v1(request: Request, db: str = "", precision: str = "ns") -> Response:
@@ -88,13 +97,27 @@ def router(pipeline: Pipeline, max_body_bytes: int, max_line_bytes: int, admissi
     return routes
 
 
-def _partial(accepted: int, problems: list[Problem], v2: bool) -> JSONResponse:
-    listed = problems[:MAX_LISTED_PROBLEMS]
+def _parse_problems(result: ParseResult) -> list[Problem]:
+    """The bad lines the parser kept, then one problem standing for all the others: the answer and
+    the dead-letter topic stay bounded (the caller counts every line of the summary in the metric)."""
+    problems = [Problem(f"line {e.number}", e.reason, e.raw) for e in result.errors]
+    unlisted = result.error_count - len(result.errors)
+    if unlisted:
+        first, last = result.errors[-1].number + 1, result.last_error_line
+        problems.append(Problem(f"line {last}" if unlisted == 1 else f"lines {first}-{last}",
+                                f"{unlisted} more bad line(s), not named one by one"))
+    return problems
+
+
+def _partial(accepted: int, problems: list[Problem], v2: bool, unlisted: int = 0) -> JSONResponse:
+    """400 naming the first problems; `unlisted` bad lines are summed up in one of `problems`."""
+    rejected_lines = len(problems) + (unlisted - 1 if unlisted else 0)
+    listed = problems[:MAX_LISTED_PROBLEMS + 1]  # the parser's first bad lines and their summary
     more = len(problems) - len(listed)
     detail = "; ".join(f"{p.location}: {p.reason}" for p in listed)
     if more:
         detail += f"; and {more} more"
-    message = f"partial write: {len(problems)} line(s) rejected, {accepted} sample(s) written: {detail}"
+    message = f"partial write: {rejected_lines} line(s) rejected, {accepted} sample(s) written: {detail}"
     rejected = [{"location": p.location, "reason": p.reason} for p in listed]
     body = ({"code": "invalid", "message": message, "rejected": rejected} if v2
             else {"error": message, "rejected": rejected})

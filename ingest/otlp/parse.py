@@ -219,19 +219,51 @@ def _exponential(name: str, labels: dict[str, str], point, stamp: int) -> list[S
     populated = len(point.positive.bucket_counts) + len(point.negative.bucket_counts)
     if populated > MAX_BUCKETS:
         raise ValueError(f"{populated} buckets is more than {MAX_BUCKETS}")
-    base = 2.0 ** (2.0 ** -point.scale)
+    scale = point.scale
     bounds: list[tuple[float, int]] = []
-    try:
-        for i, count in enumerate(point.negative.bucket_counts):
-            bounds.append((-(base ** (point.negative.offset + i)), count))
-        if point.zero_count or point.zero_threshold:
-            bounds.append((point.zero_threshold, point.zero_count))
-        for i, count in enumerate(point.positive.bucket_counts):
-            bounds.append((base ** (point.positive.offset + i + 1), count))
-    except OverflowError:
-        raise ValueError(f"bucket offsets overflow a float at scale {point.scale}") from None
+    for i, count in enumerate(point.negative.bucket_counts):
+        bounds.append((0.0 - power_of_base(point.negative.offset + i, scale), count))  # 0.0 - 0.0 is 0.0, not -0.0
+    if point.zero_count or point.zero_threshold:
+        bounds.append((point.zero_threshold, point.zero_count))
+    for i, count in enumerate(point.positive.bucket_counts):
+        bounds.append((power_of_base(point.positive.offset + i + 1, scale), count))
     bounds.sort(key=lambda pair: pair[0])
-    return _buckets(name, labels, [pair for pair in bounds if math.isfinite(pair[0])], point, stamp)
+    # Bounds past the float range: a +Inf one is the `+Inf` bucket (= count) that _buckets adds; a -Inf
+    # one holds nothing a float can be, but its count still belongs to every bucket above it.
+    merged: list[tuple[float, int]] = []
+    below = 0
+    for bound, count in bounds:
+        if bound == -math.inf:
+            below += count
+        elif bound == math.inf:
+            break
+        elif merged and merged[-1][0] == bound:  # bounds that round to the same float: one `le` series
+            merged[-1] = (bound, merged[-1][1] + count)
+        else:
+            merged.append((bound, count + below))
+            below = 0
+    return _buckets(name, labels, merged, point, stamp)
+
+
+def power_of_base(index: int, scale: int) -> float:
+    """base^index, base = 2^(2^-scale): +Inf above the float range, 0 below it.
+
+    At scale ≤ 0 it is computed from the exponent index·2^-scale (exact: a power of two), never as
+    base**index: at scale -10, the spec's minimum, the base itself, 2^1024, is past the float range
+    (https://opentelemetry.io/docs/specs/otel/metrics/data-model/#exponential-scale). Above 0 the base is
+    below 2 and base**index is kept as it was, so `le` labels (series identity) don't change.
+    """
+    if scale > 0:
+        try:
+            return (2.0 ** (2.0 ** -scale)) ** index
+        except OverflowError:
+            return math.inf
+    exponent = index << -scale
+    if exponent >= 1024:
+        return math.inf
+    if exponent < -1075:
+        return 0.0
+    return 2.0 ** exponent
 
 
 def _summary(name: str, labels: dict[str, str], point, stamp: int) -> list[Sample]:

@@ -207,3 +207,15 @@ def test_valid_lines_round_trip(measurement, tags, value, stamp):
     (sample,) = one(line)
     assert sample["value"] == value and sample["timestamp_ms"] == stamp // 1_000_000
     assert sorted(sample["labels"].values()) == sorted(tags.values())
+
+
+def test_a_body_of_bad_lines_keeps_the_first_errors_counts_all_and_keeps_the_good_lines():
+    # Issue 15: a 1 MiB body of `x\n` made ~500k LineErrors (and as many answer entries and
+    # dead-letter records); the parser keeps the first few and counts the rest.
+    body = b"m v=1\n" + b"x\n" * 524_288 + b"m v=2"
+    result = parse(body, "ns", 0, max_errors=100)
+    assert [line.number for line in result.lines] == [1, 524_290]
+    assert result.error_count == 524_288 and len(result.errors) == 100
+    assert [e.number for e in result.errors] == list(range(2, 102))
+    assert "missing field set" in result.errors[0].reason and result.errors[0].raw == b"x"
+    assert result.last_error_line == 524_289

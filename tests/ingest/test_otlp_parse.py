@@ -106,6 +106,37 @@ def test_exponential_histogram_maps_each_bucket_to_its_upper_bound():
     assert got[(f"{name}_count", labels())] == 10
 
 
+def test_exponential_histogram_at_the_minimum_scale_has_bounds_past_the_float_range():
+    # Issue 15: scale -10 (the spec's minimum) has base 2^1024, which overflowed a float (a 500).
+    # Bucket i's upper bound is 2^(1024·(i+1)): 2^-1024 (a subnormal), 1, then +Inf, which is `+Inf` = count.
+    point = pb.ExponentialHistogramDataPoint(
+        time_unix_nano=T, count=15, sum=3.0, scale=-10, zero_count=5,
+        positive=pb.ExponentialHistogramDataPoint.Buckets(offset=-2, bucket_counts=[1, 2, 3]),
+        negative=pb.ExponentialHistogramDataPoint.Buckets(offset=0, bucket_counts=[4]))
+    # A negative bucket bounded by -2^1024 = -Inf holds nothing a float can be; its count still sits below -1.
+    folded = pb.ExponentialHistogramDataPoint(
+        time_unix_nano=T, count=7, scale=-10,
+        positive=pb.ExponentialHistogramDataPoint.Buckets(offset=-1, bucket_counts=[4]),
+        negative=pb.ExponentialHistogramDataPoint.Buckets(offset=0, bucket_counts=[1, 2]))
+    got = samples(request(
+        pb.Metric(name="wide", exponential_histogram=pb.ExponentialHistogram(data_points=[point])),
+        pb.Metric(name="folded", exponential_histogram=pb.ExponentialHistogram(data_points=[folded]))))
+    wide = {dict(key)["le"]: value for (name, key), value in got.items() if name == "wide_bucket"}
+    assert wide == {"-1": 4, "0": 9, "5.562684646268003e-309": 10, "1": 12, "+Inf": 15}
+    folded_buckets = {dict(key)["le"]: value for (name, key), value in got.items() if name == "folded_bucket"}
+    assert folded_buckets == {"-1": 3, "1": 7, "+Inf": 7}
+
+
+def test_exponential_bucket_indexes_past_the_float_range_at_any_scale_are_clamped():
+    point = pb.ExponentialHistogramDataPoint(
+        time_unix_nano=T, count=6, scale=20,
+        positive=pb.ExponentialHistogramDataPoint.Buckets(offset=2**31 - 2, bucket_counts=[1, 2]),
+        negative=pb.ExponentialHistogramDataPoint.Buckets(offset=-2**31, bucket_counts=[3]))
+    got = samples(request(pb.Metric(name="h", exponential_histogram=pb.ExponentialHistogram(data_points=[point]))))
+    # 2^((2^31-1)/2^20) ≈ 2^2048 is +Inf; a negative bound of -2^(-2^11) is 0 (not "-0").
+    assert {dict(key)["le"]: value for (name, key), value in got.items() if name == "h_bucket"} == {"0": 3, "+Inf": 6}
+
+
 def test_summary_becomes_quantiles_sum_and_count():
     point = pb.SummaryDataPoint(time_unix_nano=T, count=5, sum=2.5, quantile_values=[
         pb.SummaryDataPoint.ValueAtQuantile(quantile=0.5, value=0.4),
