@@ -64,6 +64,12 @@ def _settings(cls):
 def _logging(level: str) -> None:
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request's full URL at INFO ("HTTP Request: POST https://hooks.slack.com/services/
+    # T…/B…/<token>"), and httpcore its connection details at DEBUG: a Slack or webhook URL is the
+    # receiver's credential, so neither may log below WARNING, whatever VIGIL_LOG_LEVEL says. Vigil
+    # logs each delivery itself, with the integration id instead of the URL (notifier/dispatch.py).
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @stack_app.command("up")

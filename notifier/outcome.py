@@ -9,6 +9,8 @@ from enum import Enum
 
 import httpx
 
+from kernel.redact import redact_in, redact_url
+
 MAX_RESPONSE_CHARS = 1_024
 
 
@@ -55,12 +57,18 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
 
 async def post_json(http: httpx.AsyncClient, url: str, body: bytes, timeout_s: float,
                     retryable: frozenset[int]) -> Outcome:
-    """POST a JSON body once; never raises for the receiver's answer or a network error."""
+    """POST a JSON body once; never raises for the receiver's answer or a network error.
+
+    `url` is a credential (a Slack webhook, a token in a webhook's query): nothing returned here
+    carries it — the answer is searched for its secret parts, which a proxy may echo (kernel/redact.py).
+    """
     try:
         answer = await http.post(url, content=body, headers={"Content-Type": "application/json"}, timeout=timeout_s)
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:  # the config's mistake: no retry mends it
+        return Outcome(Verdict.FAILED, None, f"invalid receiver URL {redact_url(url)}: {type(exc).__name__}")
     except httpx.TimeoutException:
         return Outcome(Verdict.RETRY, None, f"timed out after {timeout_s:g}s")
     except httpx.TransportError as exc:
         return Outcome(Verdict.RETRY, None, f"connection failed: {type(exc).__name__}")
-    return Outcome(classify(answer.status_code, retryable), answer.status_code, answer.text[:MAX_RESPONSE_CHARS],
-                   retry_after(answer.headers.get("retry-after")))
+    return Outcome(classify(answer.status_code, retryable), answer.status_code,
+                   redact_in(answer.text, url)[:MAX_RESPONSE_CHARS], retry_after(answer.headers.get("retry-after")))

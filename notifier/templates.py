@@ -16,6 +16,11 @@ The context of every template:
     truncated_alerts    alerts the notification left out
     title, text, severity      as the incident processor rendered them
 
+For Slack, every `{{ … }}` output is escaped for mrkdwn (notifier/slack/mrkdwn.py) while the
+template's own text is not: `<{{ common_annotations.runbook_url }}|runbook>` stays a link, a label
+value holding `<!channel>` shows as typed. Filters see the raw values; a value printed twice through
+`{% set %}` blocks or macros is escaped twice.
+
 `check_receivers` compiles every template and renders it against a sample notification, so a
 broken template fails when the alerting config is loaded (`vigil routes check`), not at 3 a.m.
 """
@@ -23,7 +28,7 @@ broken template fails when the alerting config is loaded (`vigil routes check`),
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -43,6 +48,22 @@ TEMPLATE_FIELDS = {"pagerduty": ("description", "severity"), "slack": ("title", 
 
 _ENV = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
                                      keep_trailing_newline=False)
+_ESCAPING_ENVS: dict[Callable[[str], str], jinja2.Environment] = {}
+
+
+def _env(escape: Callable[[str], str] | None) -> jinja2.Environment:
+    """The sandbox; with `escape`, every `{{ … }}` output goes through it while the template's own text does not.
+
+    Jinja's `finalize` runs on each expression's value as it is printed, after filters, so a label
+    value can't bring markup into a Slack message while a link written into the template stays one.
+    """
+    if escape is None:
+        return _ENV
+    if escape not in _ESCAPING_ENVS:
+        _ESCAPING_ENVS[escape] = ImmutableSandboxedEnvironment(
+            undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False,
+            finalize=lambda value: escape(value if isinstance(value, str) else str(value)))
+    return _ESCAPING_ENVS[escape]
 
 
 class TemplateError(ValueError):
@@ -104,9 +125,9 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def compile_template(source: str) -> jinja2.Template:
-    """Compile one template in the sandbox (raises jinja2.TemplateSyntaxError)."""
-    return _ENV.from_string(source)
+def compile_template(source: str, escape: Callable[[str], str] | None = None) -> jinja2.Template:
+    """Compile one template in the sandbox, `escape` applied to what it interpolates (raises TemplateSyntaxError)."""
+    return _env(escape).from_string(source)
 
 
 def check_receivers(receivers: Sequence[ReceiverConfig]) -> None:
@@ -131,9 +152,10 @@ def check_receivers(receivers: Sequence[ReceiverConfig]) -> None:
 class TemplateSet:
     """The compiled templates of one integration; renders them for a notification, defaults on failure."""
 
-    def __init__(self, kind: str, integration: str, sources: Mapping[str, str | None]) -> None:
+    def __init__(self, kind: str, integration: str, sources: Mapping[str, str | None],
+                 escape: Callable[[str], str] | None = None) -> None:
         self.kind, self.integration = kind, integration
-        self._templates = {field: compile_template(src) for field, src in sources.items() if src is not None}
+        self._templates = {field: compile_template(src, escape) for field, src in sources.items() if src is not None}
 
     def __bool__(self) -> bool:
         return bool(self._templates)

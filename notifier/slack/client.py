@@ -1,7 +1,11 @@
 """Posting an incident to a Slack incoming webhook: text fallback plus Block Kit blocks.
 
 https://api.slack.com/messaging/webhooks — one message per notification: the incident's status and
-reason, its alerts (bounded, "and N more"), and the resolution when it resolves.
+reason, its alerts (bounded, "and N more"), and the resolution when it resolves. Whatever comes from
+an alert (labels, annotations, the title and text rendered from them) is escaped for mrkdwn, and made
+bracket-free in the plain_text header (notifier/slack/mrkdwn.py): anyone who can write a sample must
+not be able to @channel the on-call channel or plant a disguised link. Limits are applied to the
+escaped text, which is what Slack counts.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import orjson
 from notifier.incident import alerts_of, common_labels, incident_key, omitted
 from notifier.limiter import SLACK_BURST, Rate
 from notifier.outcome import Outcome, Verdict, classify as classify_status, post_json
+from notifier.slack import mrkdwn
 from notifier.slack.config import SlackConfig
 from notifier.templates import TemplateSet
 from schemas.records import Notification
@@ -28,6 +33,7 @@ MAX_FIELDS = 10
 MAX_CONTEXT_CHARS = 3_000
 # Alerts listed one per line in one section; the rest are counted ("and N more").
 MAX_ALERT_LINES = 20
+MAX_ALERT_LINE_CHARS = 300
 
 # Slack answers 429 with Retry-After when rate limited and 5xx when it is failing; every other
 # 4xx (400 invalid_payload, 403 action_prohibited, 404 no_service, 410 channel_is_archived) is
@@ -38,8 +44,11 @@ _EMOJI = {"TRIGGER": ":rotating_light:", "ACKNOWLEDGE": ":eyes:", "RESOLVE": ":w
 _STATUS = {"TRIGGER": "FIRING", "ACKNOWLEDGE": "ACKNOWLEDGED", "RESOLVE": "RESOLVED"}
 _HIDDEN_LABELS = ("alertname", "severity")
 
+_esc = mrkdwn.escape
+_cut = mrkdwn.cut
 
-def _cut(text: str, limit: int) -> str:
+
+def _cut_plain(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -63,7 +72,8 @@ def _alert_lines(note: Notification) -> str | None:
         shown = " ".join(f"{k}={v}" for k, v in sorted(alert["labels"].items()) if k not in _HIDDEN_LABELS)
         summary = alert["annotations"].get("summary", "")
         mark = ":red_circle:" if alert["status"] == "firing" else ":large_green_circle:"
-        lines.append(_cut(f"{mark} *{alert['alertname']}* {shown}" + (f" — {summary}" if summary else ""), 300))
+        line = f"*{_esc(alert['alertname'])}* {_esc(shown)}" + (f" — {_esc(summary)}" if summary else "")
+        lines.append(_cut(f"{mark} {line}", MAX_ALERT_LINE_CHARS))
     more = omitted(note, len(lines))
     text = "\n".join(lines)
     tail = f"\n_and {more} more_" if more else ""
@@ -82,20 +92,28 @@ def _resolution(note: Notification) -> str:
 
 def render(note: Notification, title: str | None = None, text: str | None = None,
            channel: str | None = None) -> dict[str, Any]:
-    """The webhook JSON body for a notification (title/text: rendered templates, if any)."""
-    title = title or default_title(note)
-    text = text or note["text"] or title
+    """The webhook JSON body for a notification.
+
+    `title`/`text` are rendered templates, if any: mrkdwn whose interpolated values are already escaped
+    (TemplateSet with `mrkdwn.escape`). Without them, the notification's own title and text are
+    escaped whole: they were rendered from labels upstream, so nothing in them can be trusted as markup.
+    """
+    title = title or _esc(default_title(note))
+    text = text or _esc(note["text"]) or title
     fallback = _cut(f"{title}: {text}", MAX_TEXT_CHARS)
-    fields = [{"type": "mrkdwn", "text": _cut(f"*severity*\n{note['severity']}", MAX_FIELD_CHARS)}]
+    fields = [{"type": "mrkdwn", "text": _cut(f"*severity*\n{_esc(note['severity'])}", MAX_FIELD_CHARS)}]
     if note.get("incident_status"):
-        fields.append({"type": "mrkdwn", "text": f"*incident*\n{note['incident_status']}"})
+        fields.append({"type": "mrkdwn", "text": _cut(f"*incident*\n{_esc(note['incident_status'])}",
+                                                      MAX_FIELD_CHARS)})
     for key, value in sorted(common_labels(note).items()):
         if key in _HIDDEN_LABELS or len(fields) >= MAX_FIELDS:
             continue
-        fields.append({"type": "mrkdwn", "text": _cut(f"*{key}*\n{value}", MAX_FIELD_CHARS)})
+        fields.append({"type": "mrkdwn", "text": _cut(f"*{_esc(key)}*\n{_esc(value)}", MAX_FIELD_CHARS)})
+    # The header is plain_text: the title as it reads, with no `<…>` left for any receiver to parse.
+    header = mrkdwn.plain(mrkdwn.unescape(title))
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _cut(f"{_EMOJI[note['action']]} {title}",
-                                                                        MAX_HEADER_CHARS), "emoji": True}},
+        {"type": "header", "text": {"type": "plain_text", "text": _cut_plain(f"{_EMOJI[note['action']]} {header}",
+                                                                              MAX_HEADER_CHARS), "emoji": True}},
         {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, MAX_SECTION_CHARS)}},
         {"type": "section", "fields": fields},
     ]
@@ -104,9 +122,9 @@ def render(note: Notification, title: str | None = None, text: str | None = None
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": lines}})
     if note["action"] == "RESOLVE":
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _resolution(note)}})
-    reason = f" · {note['reason'].replace('_', ' ')}" if note.get("reason") else ""
+    reason = f" · {_esc(note['reason'].replace('_', ' '))}" if note.get("reason") else ""
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(
-        f"incident `{incident_key(note)}`{reason} · notification {note['sequence']}", MAX_CONTEXT_CHARS)}]})
+        f"incident `{_esc(incident_key(note))}`{reason} · notification {note['sequence']}", MAX_CONTEXT_CHARS)}]})
     body: dict[str, Any] = {"text": fallback, "blocks": blocks[:MAX_BLOCKS]}
     if channel:
         body["channel"] = channel
@@ -129,7 +147,8 @@ class SlackClient:
         self._config = config
         self._url = config.url.get_secret_value()
         self._http = httpx.AsyncClient(timeout=config.timeout_s)
-        self._templates = TemplateSet(self.kind, integration, {"title": config.title, "text": config.text})
+        self._templates = TemplateSet(self.kind, integration, {"title": config.title, "text": config.text},
+                                      escape=mrkdwn.escape)
         self.rate = Rate(messages_per_second, SLACK_BURST)
         self.limit_key = f"{self._url}#{config.channel or ''}"  # Slack limits per channel
 
