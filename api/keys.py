@@ -177,3 +177,9 @@ class KeyStore:
         async with connection(self.db) as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(f"SELECT digest, {_COLUMNS} FROM api_keys WHERE role = 'ingest' AND revoked_at IS NULL")
             return {bytes(row["digest"]): _key(row) for row in await cur.fetchall()}
+
+    async def ingest_tokens_ever_created(self) -> bool:
+        """True once any ingest token was created, live or revoked (ingest then keeps requiring tokens)."""
+        async with connection(self.db) as conn, conn.cursor() as cur:
+            await cur.execute("SELECT EXISTS (SELECT 1 FROM api_keys WHERE role = 'ingest')")
+            return bool((await cur.fetchone())[0])

@@ -58,6 +58,11 @@ class IngestSettings(CommonSettings):
     device_label_keys: tuple[str, ...] = ("device", "host")
     device_cache_ttl_s: int = Field(60, ge=1)
     ingest_config: Path | None = Field(None, description="YAML: agent tokens, relabeling, series limits")
+    ingest_auth: Literal["auto", "required", "open"] = Field(
+        "auto", description="whether HTTP writes need an agent token: `required` always; `open` never (a "
+        "valid token still names the agent); `auto` once tokens are in use: listed in VIGIL_INGEST_CONFIG or "
+        "ever stored in Postgres (`vigil keys create --role ingest`), live or revoked, so revoking the last "
+        "token never opens ingest")
     scrape: bool = Field(True, description="run the scrape_configs of VIGIL_INGEST_CONFIG in this process")
     statsd_host: str = "127.0.0.1"
     statsd_port: int = Field(8125, ge=0, le=65535, description="UDP and TCP; 0 turns StatsD off")

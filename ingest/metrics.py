@@ -20,6 +20,11 @@ STATSD_METRICS = Counter("vigil_ingest_statsd_metrics_total", "StatsD metric val
 UNAUTHORIZED = Counter("vigil_ingest_unauthorized_total", "HTTP writes refused for a missing or unknown token")
 CARDINALITY_UNCHECKED = Counter("vigil_ingest_cardinality_unchecked_total",
                                 "New series admitted without a limit check because Redis was unreachable")
+ENRICHMENT_SKIPPED = Counter("vigil_ingest_enrichment_skipped_total", "Samples published without device-registry "
+                             "labels because the registry (Redis, then Postgres) did not answer in time, by "
+                             "reason: timeout, error", ["reason"])
+ENRICHMENT_STALE = Counter("vigil_ingest_enrichment_stale_total", "Samples enriched with the last labels read of "
+                           "their device, past the cache TTL, because the registry did not answer in time")
 REQUESTS = Histogram("vigil_ingest_request_seconds", "Request latency until the answer", ["protocol", "code"],
                      buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 SHED = Counter("vigil_ingest_shed_total", "Writes answered 503 before their body was read (ingest saturated), "
