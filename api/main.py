@@ -6,7 +6,6 @@ import asyncio
 import gc
 import logging
 from contextlib import asynccontextmanager, suppress
-from typing import Protocol
 
 import httpx
 import orjson
@@ -26,6 +25,7 @@ from api.live import LiveFeed
 from api.metrics import RequestMetrics
 from api.publisher import producer_overrides
 from api.ratelimit import RateLimiter
+from api.republish import republish
 from api.routes import ROUTERS, board, health
 from api.routes import alerting as alerting_routes
 from api.routes import devices as device_routes
@@ -35,46 +35,13 @@ from api.routes import silences as silence_routes
 from api.rule_store import RuleStore
 from api.silence_store import SilenceStore
 from api.strict_params import strict_query
-from infra.kafka import ensure_topics, make_producer
-from infra.migrate import migrate
-from infra.retry import Backoff
+from infra.kafka import broker_watch, make_producer
 from infra.settings import ApiSettings
 
 log = logging.getLogger(__name__)
 STATEMENT_TIMEOUT_MS = 10_000
 GC_THRESHOLD = 10_000
 SHUTDOWN_GRACE_S = 3  # then responses still open at SIGTERM are cancelled
-
-
-class _Republishable(Protocol):
-    async def publish_all(self) -> int: ...
-
-
-async def _republish(settings: ApiSettings, stores: dict[str, tuple[_Republishable, str]],
-                     backoff: Backoff = Backoff()) -> None:
-    """Migrate, create the topics and republish what each store holds, retrying until Postgres and Kafka answer.
-
-    The embedded broker keeps topics in memory: after a stack restart the rules and silences
-    topics are empty while Postgres still holds them, so the API puts them back whenever it starts.
-    `stores` maps what is published ("rules") to its store and topic; each is republished once.
-    """
-    pending = dict(stores)
-    attempt, last_error = 0, None
-    while pending:
-        attempt += 1
-        what = next(iter(pending))
-        try:
-            await asyncio.to_thread(migrate, settings.postgres_dsn.get_secret_value())
-            await asyncio.to_thread(ensure_topics, settings)
-            for what, (store, topic) in list(pending.items()):
-                count = await store.publish_all()
-                log.info("republished %d %s to %s", count, what, topic)
-                del pending[what]
-        except Exception as exc:  # Kafka or Postgres not up yet: the API serves meanwhile, and retries
-            if str(exc) != last_error:
-                log.warning("republishing the %s failed (attempt %d), retrying: %s", what, attempt, exc)
-                last_error = str(exc)
-            await asyncio.sleep(backoff.delay(attempt))
 
 
 async def _configure(conn) -> None:
@@ -109,17 +76,28 @@ def create_app(settings: ApiSettings) -> FastAPI:
         app.state.rule_store = RuleStore(app.state.pool, producer, settings.topics)
         app.state.incident_commands = IncidentCommands(producer, settings.topics, settings.metrics_partitions)
         app.state.silence_store = SilenceStore(app.state.pool, producer, settings.topics)
-        republish = asyncio.create_task(_republish(settings, {
-            "rules": (app.state.rule_store, settings.topics.rules),
-            "silences": (app.state.silence_store, settings.topics.silences)}))
+        compacted = {"rules": (app.state.rule_store, settings.topics.rules),
+                     "silences": (app.state.silence_store, settings.topics.silences)}
+        refills = {asyncio.create_task(republish(settings, compacted))}
+        loop = asyncio.get_running_loop()
+
+        def refill() -> None:  # on the watch's thread, after the broker restarted empty
+            loop.call_soon_threadsafe(lambda: refills.add(asyncio.create_task(republish(settings, compacted))))
+
+        app.state.broker = broker_watch(settings)
+        app.state.broker.on_reset(producer.renew)  # first: its idempotence state is void on the new broker
+        app.state.broker.on_reset(refill)
+        app.state.broker.start()
         app.state.live = LiveFeed(settings.kafka_bootstrap, settings.topics, settings.api_stream_queue,
                                   settings.api_stream_heartbeat_s)
         app.state.live.start(asyncio.get_running_loop())
         yield
         await asyncio.to_thread(app.state.live.stop)
-        republish.cancel()
-        with suppress(asyncio.CancelledError):
-            await republish
+        app.state.broker.stop()
+        for task in refills:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
         await asyncio.to_thread(producer.flush, 5)
         await app.state.tsdb.aclose()
         await app.state.redis.aclose()

@@ -485,13 +485,14 @@ class PromErrorAnswer(BaseModel):
 class Health(BaseModel):
     """Health of the API and of each store it reads."""
 
-    model_config = _examples({"status": "ok", "postgres": "ok", "tsdb": "ok"},
+    model_config = _examples({"status": "ok", "postgres": "ok", "tsdb": "ok", "kafka": "ok"},
                              {"status": "unhealthy", "postgres": "ok",
-                              "tsdb": "ConnectError: All connection attempts failed"})
+                              "tsdb": "ConnectError: All connection attempts failed", "kafka": "ok"})
 
     status: str
     postgres: str
     tsdb: str
+    kafka: str = Field("ok", description="the broker, as the API's broker watch last saw it (changes need it)")
 
 
 RULE_EXAMPLES = {

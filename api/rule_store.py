@@ -25,6 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
 
 from api import publisher
+from api import republish
 from api.db import connection
 from api.publisher import PUBLISH_TIMEOUT_S, NotAcked, Publisher, Record
 from schemas import codec
@@ -125,6 +126,7 @@ class RuleStore:
     def __init__(self, db: AsyncConnectionPool | AsyncConnection, producer: Producer | None, topics: Topics,
                  publish_timeout_s: float = PUBLISH_TIMEOUT_S, now: Callable[[], datetime] = _utc_now) -> None:
         self._db = db  # a pool (API) or one autocommit connection (CLI)
+        self._topic = topics.rules
         self._publisher = None if producer is None else Publisher(  # None: a read-only store
             producer, topics.rules, "rule", Unavailable, publish_timeout_s)
         self._now = now
@@ -242,13 +244,19 @@ class RuleStore:
             await self._publish(changed)
         return results
 
-    async def publish_all(self) -> int:
-        """Republish the latest record of every rule, deleted ones too (the embedded broker forgets on restart)."""
+    async def publish_all(self, topic_id: str) -> int | None:
+        """Republish the latest record of every rule, deleted ones too, into the topic with this id;
+        None if that was done already.
+
+        The embedded broker forgets on restart; api/republish.py says when and why.
+        """
         async with connection(self._db) as conn:
             async with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
                 # FOR SHARE: a change in flight finishes first, so an older version never lands after a newer one.
                 await cur.execute(sql.SQL("SELECT {c} FROM rules ORDER BY id FOR SHARE").format(c=_COLUMNS))
                 rows = [StoredRule(**row) for row in await cur.fetchall()]
+                if not await republish.claim(cur, self._topic, topic_id, len(rows)):
+                    return None
                 await self._publish(rows)
         return len(rows)
 

@@ -28,6 +28,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from api import republish
 from api.db import connection
 from api.publisher import PUBLISH_TIMEOUT_S, Publisher, Record
 from api.rule_store import Unavailable
@@ -171,6 +172,7 @@ class SilenceStore:
                  publish_timeout_s: float = PUBLISH_TIMEOUT_S, now: Callable[[], datetime] = _utc_now,
                  new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
         self._db = db  # a pool (API) or one autocommit connection (tests, tools)
+        self._topic = topics.silences
         self._publisher = None if producer is None else Publisher(  # None: a read-only store
             producer, topics.silences, "silence", Unavailable, publish_timeout_s)
         self._now = now
@@ -280,14 +282,19 @@ class SilenceStore:
             await self._publish([saved])
         return saved
 
-    async def publish_all(self) -> int:
-        """Republish the latest record of every silence (the embedded broker forgets on restart)."""
+    async def publish_all(self, topic_id: str) -> int | None:
+        """Republish the latest record of every silence into the topic with this id; None if that was done already.
+
+        The embedded broker forgets on restart; api/republish.py says when and why.
+        """
         async with connection(self._db) as conn:
             async with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
                 # FOR SHARE: a change in flight finishes first, so an older version never lands after a newer one.
                 await cur.execute(sql.SQL("SELECT {c} FROM silences ORDER BY created_at, id FOR SHARE").format(
                     c=_COLUMNS))
                 rows = [_stored(row) for row in await cur.fetchall()]
+                if not await republish.claim(cur, self._topic, topic_id, len(rows)):
+                    return None
                 await self._publish(rows)
         return len(rows)
 

@@ -10,7 +10,6 @@ query_rules (1,000 query-evaluated rules over 100k series next to vmalert; `pyth
 
 from __future__ import annotations
 
-import shutil
 import sys
 from contextlib import contextmanager
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from bench import mqtt as mqtt_bench
 from bench import notifications as notifications_bench
 from bench import statsd as statsd_bench
 from infra.stack import Stack
+from infra.stack.stack import remove_state
 from infra.sandbox import drop_env, new_env, start_stack
 
 
@@ -137,7 +137,7 @@ def main(argv: list[str]) -> int:
             BENCHMARKS[name](stack)
     finally:
         stack.down(only_started=True)
-        shutil.rmtree(stack.settings.state_dir, ignore_errors=True)
+        remove_state(stack.settings)  # and the Postgres data kept outside it, if any
     return 0
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import shutil
 import signal
 import sys
 import time
@@ -35,6 +34,7 @@ from bench.pipeline_report import latency_line, print_summary, storage_line
 from bench.servers import Server, Servers, count_series, rows_added
 from infra.sandbox import drop_env, free_port, new_env, start_stack
 from infra.stack import Stack
+from infra.stack.stack import remove_state
 
 PARTS = ("storage", "rules", "latency")
 SAMPLES, SERIES, RULES_SAMPLES = 3_000_000, 100_000, 1_000_000
@@ -275,7 +275,7 @@ def main(argv: list[str]) -> int:
         results = run(stack, options)
     finally:
         stack.down(only_started=True)
-        shutil.rmtree(stack.settings.state_dir, ignore_errors=True)
+        remove_state(stack.settings)  # and the Postgres data kept outside it, if any
     return 0 if all(f.exact for f in [*results.storage, *([results.rules] if results.rules else [])]) else 1
 
 

@@ -41,6 +41,7 @@ from bench.process_cpu import tree_cpu, used
 from bench.servers import Server, Servers
 from infra.sandbox import drop_env, free_port, new_env, start_stack
 from infra.stack import Stack
+from infra.stack.stack import remove_state
 from streams.promql_import import translate
 from streams.query.groups import build_groups
 from streams.rules import Rule
@@ -453,7 +454,7 @@ def main(argv: list[str]) -> int:
             args.profile)
     finally:
         stack.down(only_started=True)
-        shutil.rmtree(stack.settings.state_dir, ignore_errors=True)
+        remove_state(stack.settings)  # and the Postgres data kept outside it, if any
     return 0
 
 

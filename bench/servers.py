@@ -22,6 +22,7 @@ import yaml
 
 from infra.process import ManagedProcess
 from infra.sandbox import free_port
+from infra.stack.parts import DEDUP_FLAG
 
 READY_TIMEOUT_S = 30.0
 _ROWS_ADDED = re.compile(r"^vm_rows_added_to_storage_total ([0-9.e+]+)$", re.M)
@@ -81,7 +82,7 @@ class Servers:
         data = self.dir / f"vm-{next(self._serial)}"
         return self._start("victoria-metrics", [
             shutil.which("victoria-metrics") or "victoria-metrics", f"-httpListenAddr=127.0.0.1:{port}",
-            f"-storageDataPath={data}", "-retentionPeriod=1", "-search.latencyOffset=1s",
+            f"-storageDataPath={data}", "-retentionPeriod=1", "-search.latencyOffset=1s", DEDUP_FLAG,
             "-influxSkipSingleField", "-loggerLevel=WARN"], "/health", port)
 
     def vmagent(self, store: Server) -> Server:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from confluent_kafka import Consumer, KafkaException, Producer
+from collections.abc import Callable
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicCollection
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from infra.settings import CommonSettings
+from kernel.broker_watch import BrokerWatch
 
 # Tansu holds a group join for half the session timeout (STACK.md): keep it short.
 GROUP_TIMEOUTS = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}
@@ -27,8 +30,34 @@ def producer_config(settings: CommonSettings, **extra) -> dict:
     }
 
 
-def make_producer(settings: CommonSettings, **extra) -> Producer:
-    return Producer(producer_config(settings, **extra))
+class RenewableProducer:
+    """A producer that a broker watch can replace with a fresh one; used wherever a Producer is.
+
+    After the embedded broker restarted empty, an idempotent producer's state (producer id, sequence
+    numbers) is void there: its next batch fails with a fatal OUT_OF_ORDER_SEQUENCE_NUMBER (measured).
+    """
+
+    def __init__(self, make: Callable[[], Producer]) -> None:
+        self._make = make
+        self.current = make()
+
+    def renew(self) -> None:
+        """Swap in a fresh producer; what the old one still held was never acknowledged, so it fails now."""
+        old, self.current = self.current, self._make()
+        old.purge()
+        old.poll(0)  # serve the purged messages' delivery reports: their callers hear at once
+        old.flush(0)
+
+    def __getattr__(self, name: str):  # produce, poll, flush, purge, list_topics… of the current producer
+        return getattr(self.current, name)
+
+    def __len__(self) -> int:
+        return len(self.current)
+
+
+def make_producer(settings: CommonSettings, **extra) -> RenewableProducer:
+    """An idempotent producer (producer_config) that the process's broker watch can renew."""
+    return RenewableProducer(lambda: Producer(producer_config(settings, **extra)))
 
 
 def make_consumer(settings: CommonSettings, group: str, **extra) -> Consumer:
@@ -67,6 +96,18 @@ def ensure_topics(settings: CommonSettings) -> None:
         except KafkaException as exc:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise
+
+
+def topic_ids(settings: CommonSettings, topics: list[str]) -> dict[str, str]:
+    """Each topic's id: a new id means the topic was created again (the embedded broker restarted empty)."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    futures = admin.describe_topics(TopicCollection(topics), request_timeout=10)
+    return {topic: str(future.result().topic_id) for topic, future in futures.items()}
+
+
+def broker_watch(settings: CommonSettings) -> BrokerWatch:
+    """A watch (not started) that re-creates Vigil's topics after the embedded broker restarted empty."""
+    return BrokerWatch(settings.kafka_bootstrap, settings.topics.all(), lambda: ensure_topics(settings))
 
 
 def delete_topics(settings: CommonSettings) -> None:

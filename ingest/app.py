@@ -16,7 +16,7 @@ from confluent_kafka.admin import AdminClient
 from fastapi.responses import JSONResponse
 from prometheus_client import REGISTRY, CollectorRegistry, make_asgi_app, multiprocess
 
-from infra.kafka import ensure_topics
+from infra.kafka import broker_watch, ensure_topics
 from infra.migrate import migrate
 from infra.settings import IngestSettings
 from ingest import metrics
@@ -52,7 +52,10 @@ def create_app(settings: IngestSettings, sources: Sources) -> FastAPI:
             listeners = [listener for make in LISTENERS.values() if (listener := make(pipeline, settings))]
             for listener in listeners:
                 await listener.start()
-            state["producer"] = pipeline.publisher.producer
+            state["publisher"] = pipeline.publisher
+            state["watch"] = watch = broker_watch(settings)
+            watch.on_reset(pipeline.publisher.producer.renew)  # its idempotence state is void on the new broker
+            watch.start()
             state["scrapers"] = [listener for listener in listeners if isinstance(listener, Scraper)]
             yield
             for task in background:
@@ -61,6 +64,7 @@ def create_app(settings: IngestSettings, sources: Sources) -> FastAPI:
                     await task
             for listener in listeners:  # they flush what they aggregated while the publisher still runs
                 await listener.stop()
+            watch.stop()
 
     app = FastAPI(title="Vigil ingest", lifespan=lifespan,
                   description="Influx line protocol, Prometheus remote write, OTLP/HTTP and StatsD into Kafka.")
@@ -74,7 +78,7 @@ def create_app(settings: IngestSettings, sources: Sources) -> FastAPI:
         Shedding load is not unhealthy: a probe that took this process out of rotation would move its
         senders to peers that share the same streams worker, and so the same lag.
         """
-        answer = await kafka_health(state["producer"])
+        answer = await kafka_health(state["publisher"].producer, state["watch"])
         return JSONResponse({**json.loads(answer.body), "admission": admission.describe()},
                             status_code=answer.status_code)
 

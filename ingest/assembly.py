@@ -18,6 +18,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from infra.kafka import make_producer
 from infra.settings import IngestSettings
+from kernel.broker_watch import BrokerWatch
+from ingest.auth import AuthMode, policy_of
 from ingest.cardinality import CardinalityLimiter
 from ingest.enrich import DeviceRegistry
 from ingest.pipeline import Pipeline
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 @asynccontextmanager
 async def pipeline_for(settings: IngestSettings, sources: Sources) -> AsyncIterator[Pipeline]:
     """A ready Pipeline for the duration of the block; on exit, queued Kafka messages are flushed."""
+    _apply_auth_mode(settings, sources)
     producer = make_producer(settings, **{"linger.ms": settings.ingest_linger_ms})
     publisher = Publisher(producer, settings.topics, settings.metrics_partitions, settings.produce_timeout_s,
                           v1_topic=settings.metrics_v1_topic)
@@ -50,8 +53,18 @@ async def pipeline_for(settings: IngestSettings, sources: Sources) -> AsyncItera
         await pool.close()
 
 
-async def kafka_health(producer: Producer) -> JSONResponse:
-    """/healthz of a publishing process: 200 while the Kafka broker answers metadata requests."""
+def _apply_auth_mode(settings: IngestSettings, sources: Sources) -> None:
+    """VIGIL_INGEST_AUTH onto the process's token policy, before the first write is served."""
+    policy = policy_of(sources)
+    policy.mode = AuthMode(settings.ingest_auth)
+    if policy.mode is AuthMode.OPEN and (policy.tokens_in_use or sources.tokens_required):
+        log.warning("VIGIL_INGEST_AUTH=open: writes without a token are accepted although ingest tokens exist")
+
+
+async def kafka_health(producer: Producer, watch: BrokerWatch) -> JSONResponse:
+    """/healthz of a publishing process: 200 while the broker answers and has every topic (the watch's last look)."""
+    if not watch.status.healthy:  # gone, or restarted empty and not healed yet: writes answer 503 meanwhile
+        return JSONResponse({"status": "unhealthy", "kafka": watch.status.describe()}, status_code=503)
     try:
         await asyncio.to_thread(producer.list_topics, timeout=2)
     except Exception as exc:  # any failure means "not healthy"; the message says which

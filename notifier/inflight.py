@@ -103,5 +103,9 @@ class Offsets:
         for tp in partitions:
             self._parts.pop((tp.topic, tp.partition), None)
 
+    def forget_all(self) -> None:
+        """Forget every partition (the broker restarted empty: these offsets mean nothing there now)."""
+        self._parts.clear()
+
     def unfinished(self) -> int:
         return sum(len(p.pending) for p in self._parts.values())

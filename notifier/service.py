@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from infra.health import serve_health
-from infra.kafka import ensure_topics, make_consumer, make_producer
+from infra.kafka import broker_watch, ensure_topics, make_consumer, make_producer
 from infra.retry import Backoff
 from infra.settings import NotifierSettings
 from notifier import metrics
@@ -92,8 +92,12 @@ class Handler:
 
 
 async def consume(consumer: Consumer, topic: str, handler: Handler, outbox: Outbox, stop: asyncio.Event,
-                  max_in_flight: int) -> set[asyncio.Task]:
-    """Read and hand out notifications until `stop`; commits finished offsets as it goes. Returns tasks in flight."""
+                  max_in_flight: int, reset: asyncio.Event | None = None) -> set[asyncio.Task]:
+    """Read and hand out notifications until `stop` (or `reset`); commits finished offsets as it goes.
+
+    Returns the tasks in flight.
+    """
+    reset = reset or asyncio.Event()
     decoder = codec.notification()
     offsets = handler.offsets
     tasks: set[asyncio.Task] = set()
@@ -102,6 +106,7 @@ async def consume(consumer: Consumer, topic: str, handler: Handler, outbox: Outb
     next_commit = loop.time()
 
     def on_assign(c: Consumer, partitions: list[TopicPartition]) -> None:
+        log.info("assigned %d partitions of %s", len(partitions), topic)
         if paused:
             c.pause(partitions)
 
@@ -110,7 +115,7 @@ async def consume(consumer: Consumer, topic: str, handler: Handler, outbox: Outb
         offsets.revoke(partitions)
 
     consumer.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
-    while not stop.is_set() and not handler.failed.is_set():
+    while not stop.is_set() and not handler.failed.is_set() and not reset.is_set():
         outbox.poll()
         # Beyond max_in_flight the partitions are paused, but still polled: the group keeps a member
         # only while it polls (max.poll.interval.ms), however long one slow receiver takes.
@@ -159,8 +164,17 @@ def _commit(consumer: Consumer, offsets: Offsets, asynchronous: bool) -> None:
         log.warning("offset commit failed: %s", exc)
 
 
-async def serve(settings: NotifierSettings, receivers: dict[str, Receiver], stop: asyncio.Event) -> bool:
-    """Run the notifier until `stop` is set and settle what is in flight; False when a record was not acked."""
+async def serve(settings: NotifierSettings, receivers: dict[str, Receiver], stop: asyncio.Event,
+                reset: asyncio.Event | None = None) -> bool:
+    """Run the notifier until `stop` is set and settle what is in flight; False when a record was not acked.
+
+    `reset` is set when the broker restarted empty: the offsets in flight mean nothing on the re-created
+    topic, and the producer's idempotence state is void. The consumer itself rejoins the new group on
+    its own and, with no committed offset there, reads from the start (closing it and subscribing a new
+    one left the new member waiting for an assignment that never came: measured on Tansu). Notifications
+    in flight finish; the ledger keeps a redelivered one from paging twice.
+    """
+    reset = reset or asyncio.Event()
     # A blocking pool: hundreds of sends in flight wait for a connection instead of failing.
     store = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(
         settings.redis_url.get_secret_value(), max_connections=REDIS_CONNECTIONS, timeout=None))
@@ -168,7 +182,8 @@ async def serve(settings: NotifierSettings, receivers: dict[str, Receiver], stop
     await ledger.announce()
     retired = asyncio.Event()
     liveness = asyncio.create_task(ledger.keep_alive(retired))
-    outbox = Outbox(make_producer(settings), settings.topics)
+    producer = make_producer(settings)
+    outbox = Outbox(producer, settings.topics)
     pump = asyncio.create_task(_pump(outbox, retired))
     dispatcher = Dispatcher(ledger, Limiter(store, settings.topic_prefix), outbox,
                             Backoff(settings.backoff_initial_s, settings.backoff_max_s), settings.max_attempts, stop)
@@ -178,8 +193,17 @@ async def serve(settings: NotifierSettings, receivers: dict[str, Receiver], stop
         f"{r.name} ({', '.join(i.id for i in r.integrations) or 'no integrations'})" for r in receivers.values())
         or "none")
     try:
-        tasks = await consume(consumer, settings.topics.notifications, handler, outbox, stop,
-                              settings.notifier_max_in_flight)
+        tasks: set[asyncio.Task] = set()
+        while True:
+            tasks |= await consume(consumer, settings.topics.notifications, handler, outbox, stop,
+                                   settings.notifier_max_in_flight, reset)
+            if not reset.is_set() or stop.is_set() or handler.failed.is_set():
+                break
+            reset.clear()
+            log.warning("the broker restarted empty: forgetting the offsets in flight; the consumer joins the "
+                        "new group and reads %s from its start", settings.topics.notifications)
+            handler.offsets.forget_all()
+            producer.renew()
         stop.set()  # waits (limiter, backoff, claims) end now; sends on the wire finish
         unfinished = (await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S))[1] if tasks else set()
         if unfinished:
@@ -213,10 +237,11 @@ def run(settings: NotifierSettings) -> None:
         log.warning("no receiver configured: set VIGIL_ALERTING_CONFIG (or VIGIL_SLACK_WEBHOOK_URL for the receiver "
                     "named 'slack'); notifications will fail")
     health_store = redis.Redis.from_url(settings.redis_url.get_secret_value())
+    watch = broker_watch(settings)
 
     def healthy() -> bool:
         try:
-            return bool(health_store.ping())
+            return bool(health_store.ping()) and watch.status.healthy
         except redis.RedisError:
             return False
 
@@ -227,11 +252,15 @@ def run(settings: NotifierSettings) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        if not await serve(settings, receivers, stop):
+        reset = asyncio.Event()
+        watch.on_reset(lambda: loop.call_soon_threadsafe(reset.set))
+        watch.start()
+        if not await serve(settings, receivers, stop, reset):
             raise SystemExit(1)
 
     try:
         asyncio.run(main())
     finally:
+        watch.stop()
         server.shutdown()
         health_store.close()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import faust
 
-from infra.kafka import ensure_topics
+from infra.kafka import broker_watch, ensure_topics
 from infra.settings import StreamsSettings
 from streams.app import build_app
 from streams.incidents.config import AlertingConfigError
@@ -56,8 +57,25 @@ def run(settings: StreamsSettings) -> None:
     # At WARNING and above Faust puts the root logger at DEBUG to turn a terminal spinner on every
     # record: aiokafka's debug records then cost ~10% of the worker (measured with py-spy).
     worker.spinner = None
+    watch = broker_watch(settings)
+    watch.on_reset(_start_again)
+    watch.start()
     try:
         worker.execute_from_commandline()
     finally:
+        watch.stop()
         for f in feeds:
             f.stop()
+
+
+def _start_again() -> None:
+    """The broker restarted empty: replace this process with a fresh worker (same pid, same arguments).
+
+    Faust's clients (aiokafka) stay connected to a broker that forgot their topics, group and
+    producer state, and its sends then go nowhere (measured: alerts evaluated, nothing produced).
+    A fresh worker joins the group again and rebuilds its tables from the new, empty changelogs.
+    What the tables held is lost with the broker: an alert still firing fires again as a new alert.
+    """
+    log.warning("the broker restarted empty: starting this worker again (pid %d)", os.getpid())
+    logging.shutdown()
+    os.execv(sys.executable, sys.orig_argv)  # as started: `vigil streams` or `python -m infra.cli streams`

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 
 import pytest
 
 from tests.kafka_io import close_readers
+from infra.stack.stack import remove_state
 from tests.harness import VigilEnv, drop_env, new_env, start_test_stack
 
 
@@ -16,7 +16,7 @@ def stack():
     stack = start_test_stack()
     yield stack.settings
     stack.down(only_started=True)
-    shutil.rmtree(stack.settings.state_dir, ignore_errors=True)
+    remove_state(stack.settings)  # and the Postgres data kept outside it, if any
 
 
 @pytest.fixture

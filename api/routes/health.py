@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import DbDep, TsdbDep
@@ -24,8 +24,8 @@ async def _probe(check) -> str:
 
 @router.get("/healthz", response_model=Health, summary="Health of the API and the stores it reads (no key needed)",
             responses={503: {"model": Health, "description": "a store did not answer; its field says how it failed"}})
-async def healthz(pool: DbDep, tsdb: TsdbDep) -> JSONResponse:
-    """Probe both stores the API reads from."""
+async def healthz(request: Request, pool: DbDep, tsdb: TsdbDep) -> JSONResponse:
+    """Probe both stores the API reads from; say what the broker watch last saw of Kafka (writes need it)."""
 
     async def postgres() -> None:
         async with pool.connection(timeout=PROBE_TIMEOUT_S) as conn:
@@ -35,6 +35,7 @@ async def healthz(pool: DbDep, tsdb: TsdbDep) -> JSONResponse:
         (await tsdb.get("/health")).raise_for_status()
 
     pg, ts = await asyncio.gather(_probe(postgres), _probe(victoria))
-    ok = pg == ts == "ok"
-    return JSONResponse(Health(status="ok" if ok else "unhealthy", postgres=pg, tsdb=ts).model_dump(),
+    kafka = request.app.state.broker.status.describe()
+    ok = pg == ts == kafka == "ok"
+    return JSONResponse(Health(status="ok" if ok else "unhealthy", postgres=pg, tsdb=ts, kafka=kafka).model_dump(),
                         status_code=200 if ok else 503)

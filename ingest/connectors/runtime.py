@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
 
-from infra.kafka import ensure_topics
+from infra.kafka import broker_watch, ensure_topics
 from infra.retry import Backoff
 from infra.settings import ConnectorsSettings
 from ingest.assembly import kafka_health, pipeline_for
@@ -65,18 +65,22 @@ def create_app(settings: ConnectorsSettings, connectors: list[tuple[str, Connect
             tasks = [asyncio.create_task(supervise(c, kind, pipeline), name=f"connector {c.name}")
                      for kind, c in connectors]
             state["producer"] = pipeline.publisher.producer
+            state["watch"] = watch = broker_watch(settings)
+            watch.on_reset(pipeline.publisher.producer.renew)  # its idempotence state is void on the new broker
+            watch.start()
             yield
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            watch.stop()
 
     app = FastAPI(title="Vigil connectors", lifespan=lifespan)
     app.mount("/metrics", make_asgi_app())
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        """200 while Kafka answers (devices being down is normal operation, shown in /status)."""
-        return await kafka_health(state["producer"])
+        """200 while Kafka answers with every topic (devices being down is normal operation, shown in /status)."""
+        return await kafka_health(state["producer"], state["watch"])
 
     @app.get("/status")
     async def status() -> JSONResponse:
