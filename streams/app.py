@@ -167,6 +167,9 @@ def build_app(settings: StreamsSettings, feed: RulesFeed, incident_engine_of) ->
         query_state.reset()
         query.reset()
 
+    app.state_stores = {"alert-state": series, "absence-state": groups, "query-state": query_state,
+                        "incident-state": incidents.engine.store}  # for streams/broker_reset.py
+
     @app.page("/healthz")
     async def healthz(web, request):
         """200 once partitions are assigned, state is recovered and the rules topic was read."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 import faust
@@ -11,6 +10,7 @@ import faust
 from infra.kafka import broker_watch, ensure_topics
 from infra.settings import StreamsSettings
 from streams.app import build_app
+from streams.broker_reset import rewrite_changelogs
 from streams.incidents.config import AlertingConfigError
 from streams.incidents.config_source import ConfigSource
 from streams.incidents.engine import IncidentEngine
@@ -58,7 +58,7 @@ def run(settings: StreamsSettings) -> None:
     # record: aiokafka's debug records then cost ~10% of the worker (measured with py-spy).
     worker.spinner = None
     watch = broker_watch(settings)
-    watch.on_reset(_start_again)
+    watch.on_reset(lambda: rewrite_changelogs(app, settings.kafka_bootstrap, settings.metrics_partitions))
     watch.start()
     try:
         worker.execute_from_commandline()
@@ -66,16 +66,3 @@ def run(settings: StreamsSettings) -> None:
         watch.stop()
         for f in feeds:
             f.stop()
-
-
-def _start_again() -> None:
-    """The broker restarted empty: replace this process with a fresh worker (same pid, same arguments).
-
-    Faust's clients (aiokafka) stay connected to a broker that forgot their topics, group and
-    producer state, and its sends then go nowhere (measured: alerts evaluated, nothing produced).
-    A fresh worker joins the group again and rebuilds its tables from the new, empty changelogs.
-    What the tables held is lost with the broker: an alert still firing fires again as a new alert.
-    """
-    log.warning("the broker restarted empty: starting this worker again (pid %d)", os.getpid())
-    logging.shutdown()
-    os.execv(sys.executable, sys.orig_argv)  # as started: `vigil streams` or `python -m infra.cli streams`

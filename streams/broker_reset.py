@@ -1,0 +1,50 @@
+"""Keeping a running worker's state when the embedded broker restarts empty.
+
+The broker forgets every topic, the changelogs of the worker's tables included, but the worker's
+memory still holds every alert, absence, query-rule and incident state: an alert firing across the
+restart must stay FIRING, not fire (and page) again. When the broker watch sees the broker's state
+lost, the worker re-creates its changelog topics and writes every state it holds into them, so that
+a later restart or takeover recovers exactly what it had. Faust's consumers rejoin the new group by
+themselves and, with no committed offsets there, read the re-created topics from their start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import faust
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from streams.state import StateStore
+
+log = logging.getLogger(__name__)
+REWRITE_TIMEOUT_S = 60.0
+
+
+def rewrite_changelogs(app: faust.App, bootstrap: str, partitions: int) -> None:
+    """Re-create the tables' changelog topics, then write every held state to them (from the watch's thread)."""
+    stores: dict[str, StateStore] = app.state_stores
+    topics = [store.table.changelog_topic.get_topic_name() for store in stores.values()]
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    created = admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=1,
+                                            config={"cleanup.policy": "compact"}) for t in topics],
+                                  operation_timeout=10)
+    for topic, future in created.items():
+        try:
+            future.result()
+        except KafkaException as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise
+    done = asyncio.run_coroutine_threadsafe(_rewrite(app, stores), app.loop)
+    counts = done.result(timeout=REWRITE_TIMEOUT_S)
+    log.warning("the broker restarted empty: wrote the %s this worker holds to its new changelogs",
+                ", ".join(f"{n} {name}" for name, n in counts.items()))
+
+
+async def _rewrite(app: faust.App, stores: dict[str, StateStore]) -> dict[str, int]:
+    counts = {name: store.rewrite_all() for name, store in stores.items()}
+    for store in stores.values():
+        await store.seal(app.producer._producer)  # Faust's aiokafka producer, as the checkpoints use
+    return counts
