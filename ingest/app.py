@@ -23,6 +23,7 @@ from ingest import metrics
 from ingest.admission import Admission
 from ingest.assembly import kafka_health, pipeline_for
 from ingest.evaluation_lag import GroupWatcher
+from ingest.header_deadline import with_header_timeout
 from ingest.pipeline import Pipeline
 from ingest.auth import AgentTokens
 from ingest.registry import HTTP_ADAPTERS, LISTENERS
@@ -129,7 +130,7 @@ def run(settings: IngestSettings) -> None:
         log.warning("could not create topics (Kafka unreachable?): %s", exc)
     app = create_app(settings, sources)
     config = uvicorn.Config(app, host=settings.ingest_host, port=settings.ingest_port, log_level="warning",
-                            access_log=False)
+                            access_log=False, http=with_header_timeout(settings.ingest_header_timeout_s))
     # Ingest allocates a few containers per sample: the collector's default (a young-generation pass
     # every 700 allocations, scanning startup objects too) cost 10–25 % of remote write / OTLP
     # throughput (bench/remote_write.py, bench/otlp.py). Startup objects leave its scans; passes come rarer.

@@ -18,6 +18,8 @@ SAMPLES_DROPPED = Counter("vigil_ingest_samples_dropped_total",
 STATSD_BYTES = Counter("vigil_ingest_statsd_bytes_total", "StatsD bytes received (UDP datagrams and TCP)")
 STATSD_METRICS = Counter("vigil_ingest_statsd_metrics_total", "StatsD metric values parsed and aggregated")
 UNAUTHORIZED = Counter("vigil_ingest_unauthorized_total", "HTTP writes refused for a missing or unknown token")
+HEADER_TIMEOUTS = Counter("vigil_ingest_header_timeouts_total",
+                          "Connections closed with 408 because a request's headers did not arrive in time")
 CARDINALITY_UNCHECKED = Counter("vigil_ingest_cardinality_unchecked_total",
                                 "New series admitted without a limit check because Redis was unreachable")
 ENRICHMENT_SKIPPED = Counter("vigil_ingest_enrichment_skipped_total", "Samples published without device-registry "

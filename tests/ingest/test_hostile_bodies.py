@@ -188,3 +188,32 @@ def test_a_client_leaving_mid_body_ends_quietly(ingest):
         time.sleep(0.2)
     log = env.log(env.processes[-1])
     assert "Traceback" not in log and "ClientDisconnect" not in log, log[-3000:]
+
+
+@pytest.mark.integration
+def test_headers_trickled_or_never_sent_are_answered_408_and_the_connection_closed(start_ingest):
+    with start_ingest(max_body_bytes=1024 * 1024, VIGIL_INGEST_HEADER_TIMEOUT_S="1") as (http, _):
+        port = http.base_url.port
+        silent = socket.create_connection(("127.0.0.1", port), timeout=10)
+        trickling = socket.create_connection(("127.0.0.1", port), timeout=10)
+        trickling.sendall(b"POST /api/v2/write HTTP/1.1\r\nHost: x\r\n")
+        for _ in range(3):  # a header line now and then, never the end of the headers
+            time.sleep(0.5)
+            try:
+                trickling.sendall(b"X-Slow: 1\r\n")
+            except OSError:
+                break
+        for sock in (silent, trickling):
+            answer = b""
+            while chunk := sock.recv(4096):  # until the server closes the connection
+                answer += chunk
+            sock.close()
+            assert answer.startswith(b"HTTP/1.1 408"), answer
+            assert b"request headers not received" in answer
+        # A client that sends its request at once is served, on a kept-alive connection too.
+        assert http.post("/api/v2/write", content=b"m v=1").status_code == 204
+        time.sleep(1.5)
+        assert http.post("/api/v2/write", content=b"m v=2").status_code == 204
+        counted = [line for line in http.get("/metrics/").text.splitlines()
+                   if line.startswith("vigil_ingest_header_timeouts_total ")]
+        assert counted == ["vigil_ingest_header_timeouts_total 2.0"]
