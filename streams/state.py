@@ -158,26 +158,31 @@ class StateStore:
             seals.append(await producer.send_batch(batch, topic, partition=partition))
         await asyncio.gather(*seals)
 
-    def rewrite_all(self) -> int:
-        """Queue every state this worker holds for the changelog again (the broker lost the old one).
+    def export(self) -> list[tuple[int, str, bytes]]:
+        """Every state this worker holds as (changelog partition, key, value), live changes included.
 
-        A state whose AlertEvent is in flight goes as last written: that event may be lost with
-        the broker, and a restored state must never claim a transition nobody saw.
+        A state whose AlertEvent is in flight is given as last written: that event may never reach
+        anyone, and a restored state must never claim a transition nobody saw.
         """
-        count = 0
+        out = []
         for key in self._all_keys():
             partition = self.partition(key)
             if partition is None:
                 continue
             state = None if key in self._held else self.live.get(key)
             value = encode(state) if state is not None else self.table.data.get(key)
-            if value is None:
-                continue
+            if value is not None:
+                out.append((partition, key, value))
+        return out
+
+    def rewrite_all(self) -> int:
+        """Queue every state this worker holds for the changelog again (the broker lost the old one)."""
+        states = self.export()
+        for partition, key, value in states:
             self.table.data[key] = value
             self._outbox.setdefault(partition, {})[key] = value
             self._dirty.discard(key)
-            count += 1
-        return count
+        return len(states)
 
     def keys_of(self, rule_id: str) -> set[str]:
         """Keys of the alerts one rule has in this worker's partitions."""

@@ -10,6 +10,7 @@ import faust
 from infra.kafka import broker_watch, ensure_topics
 from infra.settings import StreamsSettings
 from streams.app import build_app
+from streams import state_snapshot
 from streams.broker_reset import rewrite_changelogs
 from streams.incidents.config import AlertingConfigError
 from streams.incidents.config_source import ConfigSource
@@ -61,8 +62,14 @@ def run(settings: StreamsSettings) -> None:
     watch.on_reset(lambda: rewrite_changelogs(app, settings.kafka_bootstrap, settings.metrics_partitions))
     watch.start()
     try:
+        state_snapshot.restore(app, settings.data_dir, settings.kafka_bootstrap, settings.metrics_partitions)
+    except Exception as exc:  # the broker not up yet: the worker starts on what the changelogs hold
+        log.error("could not restore the state snapshot: %s", exc)
+    try:
         worker.execute_from_commandline()
     finally:
         watch.stop()
         for f in feeds:
             f.stop()
+        if app.tables.recovery.completed.is_set():  # else the tables hold a part at most: keep the last snapshot
+            state_snapshot.save(app, settings.data_dir)

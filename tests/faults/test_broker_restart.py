@@ -110,3 +110,28 @@ def test_a_broker_restart_heals_without_a_manual_step_and_pages_nothing_twice(br
     assert pages(receiver, "quiet") == []
     for name in SERVICES:
         assert health(ports[name]) == 200, name
+
+
+def test_a_whole_stack_restart_keeps_a_firing_alert_firing_without_a_second_page(broker_env, own_broker, pipeline):
+    ports, receiver, processes, env = pipeline
+    api = api_client(broker_env, ports["api"])
+    assert api.post("/api/v1/rules", json=RULE).status_code == 201
+    ingest = httpx.Client(base_url=f"http://127.0.0.1:{ports['ingest']}")
+    time.sleep(2)
+    wait_until(lambda: write(ingest, ["cpu,host=a usage=95"]) == 204 and pages(receiver, "a") == ["FIRING"],
+               timeout=60, interval=1, message="host a paged FIRING")
+
+    # Ctrl-C of `vigil up`: every process stops cleanly, then the broker; all start again, the broker empty.
+    for name in reversed(SERVICES):
+        processes[name].stop(timeout=20)
+    own_broker.restart()
+    for name in SERVICES:
+        broker_env.start(name, health_port=ports[name], extra_env=env)
+
+    assert write(ingest, ["cpu,host=a usage=97"]) == 204  # still firing: no new page
+    time.sleep(3)
+    assert write(ingest, ["cpu,host=a usage=10"]) == 204
+    wait_until(lambda: pages(receiver, "a")[-1:] == ["RESOLVED"], timeout=60, interval=1,
+               message=f"a resolved; pages: {[p['text'][:50] for p in receiver.pages]}")
+    time.sleep(3)
+    assert pages(receiver, "a") == ["FIRING", "RESOLVED"]
