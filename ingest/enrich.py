@@ -6,7 +6,10 @@ A sample whose `device` or `host` label names a registered device gets that devi
 Enrichment never refuses data. When Redis or Postgres does not answer within `LOOKUP_TIMEOUT_S`,
 the write goes on without it: a device read before keeps its last labels, even past their TTL
 (stale while the registry errs), and a device never read goes out unenriched; both are counted.
-A store that failed is not asked again for `RETRY_AFTER_S`, so writes don't each wait for it.
+A store that failed is not asked again for `RETRY_AFTER_S`, so writes don't each wait for it. Only a
+store that did not answer (a timeout, a lost or refused connection) counts as failed: a query Postgres
+refused answered, so it costs only the ids it asked about their enrichment, not every sender's. An id
+Postgres text can't hold (a NUL byte, a lone surrogate) is never a registered device and is not looked up.
 Nothing is added to the sample's labels to say so: that would change its series identity.
 """
 
@@ -34,6 +37,22 @@ CACHE_KEY_PREFIX = "{prefix}:device:"
 LOOKUP_TIMEOUT_S = 0.5  # the longest a write waits for Redis, and then for Postgres, before going on without
 RETRY_AFTER_S = 5.0     # a store that failed is left alone this long before it is asked again
 LOCAL_CACHE_MAX = 100_000
+# What says the store did not answer, as opposed to refusing one query: psycopg's OperationalError covers
+# a lost, refused or timed-out connection and the pool's PoolTimeout; InterfaceError a closed one.
+_UNANSWERED = (psycopg.OperationalError, psycopg.InterfaceError, OSError, TimeoutError)
+
+
+def _storable(device_id: str) -> bool:
+    """Whether Postgres text (and a Redis key) can hold the id: no NUL byte, no lone surrogate."""
+    if "\x00" in device_id:
+        return False
+    if device_id.isascii():
+        return True
+    try:
+        device_id.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class _Store:
@@ -85,6 +104,7 @@ class DeviceRegistry:
         self._local: dict[str, tuple[float, dict[str, str]]] = {}
         self._cache_store = _Store("Redis")
         self._registry_store = _Store("Postgres")
+        self._query_error: str | None = None  # the last devices query Postgres refused, logged once
 
     async def lookup(self, ids: set[str], now: float | None = None) -> Lookup:
         """Labels of each registered id among `ids` (unregistered ids are absent), and what was not fresh."""
@@ -96,7 +116,7 @@ class DeviceRegistry:
             if hit is not None and hit[0] > now:
                 if hit[1]:
                     result.labels[device_id] = hit[1]
-            else:
+            elif _storable(device_id):
                 wanted.append(device_id)
         if not wanted:
             return result
@@ -151,11 +171,23 @@ class DeviceRegistry:
                     cur = await conn.execute("SELECT device_id, labels FROM devices WHERE device_id = ANY(%s)",
                                              (ids,))
                     rows = await cur.fetchall()
-        except (psycopg.Error, OSError, TimeoutError) as exc:
+        except _UNANSWERED as exc:
             self._registry_store.failed(now, exc)
             return None
+        except psycopg.Error as exc:  # refused by a Postgres that answered: not an outage, no back-off
+            self._registry_store.answered()
+            self._query_refused(exc)
+            return None
         self._registry_store.answered()
+        self._query_error = None
         return {device_id: {str(k): str(v) for k, v in labels.items()} for device_id, labels in rows}
+
+    def _query_refused(self, exc: psycopg.Error) -> None:
+        error = type(exc).__name__
+        if error != self._query_error:
+            log.warning("device registry: Postgres refused the devices query (%s), its ids go out unenriched: %s",
+                        error, str(exc)[:200])
+        self._query_error = error
 
     async def _cache(self, ids: list[str], labels: dict[str, dict[str, str]], now: float) -> None:
         if not self._cache_store.available(now):

@@ -74,6 +74,13 @@ class ParseResult:
     skipped: dict[str, int] = field(default_factory=dict)
 
 
+# What the protobuf runtime (upb) raises for input it refuses: DecodeError and ParseError as documented,
+# ValueError/TypeError from the JSON mapping, RecursionError for deep nesting, and SystemError wrapping a
+# UnicodeEncodeError for a lone surrogate escape (`{"\\ud800": 1}`) in an object key or an enum name, which
+# upb looks up as UTF-8. Each is the sender's mistake: a 400 with a reason, never a 500.
+_REFUSED = (DecodeError, json_format.ParseError, ValueError, TypeError, RecursionError, SystemError)
+
+
 def decode(body: bytes, is_json: bool) -> ExportMetricsServiceRequest:
     """The request, in the raw-attributes view (wire/metrics_raw.proto), from a protobuf or JSON body.
 
@@ -84,10 +91,14 @@ def decode(body: bytes, is_json: bool) -> ExportMetricsServiceRequest:
     if not is_json:
         try:
             request.ParseFromString(body)
-        except DecodeError as exc:
-            raise PayloadError(f"body is not an ExportMetricsServiceRequest protobuf: {exc}") from None
+        except _REFUSED as exc:
+            raise PayloadError(f"body is not an ExportMetricsServiceRequest protobuf: {_reason(exc)}") from None
         return request
-    request.ParseFromString(_from_json(body).SerializeToString())
+    message = _from_json(body)
+    try:
+        request.ParseFromString(message.SerializeToString())
+    except _REFUSED as exc:
+        raise PayloadError(f"body is not an OTLP ExportMetricsServiceRequest: {_reason(exc)}") from None
     return request
 
 
@@ -104,9 +115,22 @@ def _from_json(body: bytes) -> metrics_service_pb2.ExportMetricsServiceRequest:
     _drop_exemplars(document)  # their hex trace ids are not protobuf-JSON bytes, and we ignore them
     try:
         json_format.ParseDict(document, request, ignore_unknown_fields=True)
-    except (json_format.ParseError, RecursionError) as exc:
-        raise PayloadError(f"body is not an OTLP ExportMetricsServiceRequest: {str(exc)[:500]}") from None
+    except _REFUSED as exc:
+        raise PayloadError(f"body is not an OTLP ExportMetricsServiceRequest: {_reason(exc)}") from None
     return request
+
+
+def _reason(exc: BaseException) -> str:
+    """What a decoder's error says, as text an answer can carry (no lone surrogate: it is sent as UTF-8)."""
+    if isinstance(exc, SystemError) and isinstance(exc.__context__, UnicodeError):
+        exc = exc.__context__  # upb's SystemError only says which of its methods failed
+    if isinstance(exc, UnicodeEncodeError):
+        text = f"a JSON string holds {exc.object[exc.start:exc.end]!a}, a lone surrogate escape (not valid Unicode)"
+    elif isinstance(exc, RecursionError):
+        text = "nested too deeply"
+    else:
+        text = str(exc) or type(exc).__name__
+    return text[:500].encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _drop_exemplars(node, depth: int = 0) -> None:

@@ -118,20 +118,27 @@ class LabelSets:
 
 def _decode_labels(raw: tuple[bytes, ...]) -> Decoded:
     labels: dict[str, str] = {}
+    empty = False
     for chunk in raw:
         try:
             label = Label.FromString(chunk)
         except DecodeError:
             return "", labels, "a label is not a valid prometheus.Label (is it valid UTF-8?)"
-        if label.name in labels:
+        if label.name in labels:  # also when one copy's value is empty: the spec refuses a repeated name
             return labels.get(NAME_LABEL, ""), labels, f"label '{label.name[:80]}' appears twice"
-        if label.value:  # Prometheus treats an empty label value as the label being absent
-            labels[label.name] = label.value
-    return named(labels)
+        labels[label.name] = label.value
+        if not label.value:
+            empty = True
+    return named(labels, empty)
 
 
-def named(labels: dict[str, str]) -> Decoded:
-    """A decoded label set split into (metric name, the other labels as one SharedLabels, refusal or None)."""
+def named(labels: dict[str, str], empty: bool = False) -> Decoded:
+    """A decoded label set split into (metric name, the other labels as one SharedLabels, refusal or None).
+
+    `empty`: some values are "", which Prometheus treats as the label being absent, so they are dropped.
+    """
+    if empty:
+        labels = {name: value for name, value in labels.items() if value}
     name = labels.pop(NAME_LABEL, "")
     return name, SharedLabels(labels), None if name else "series has no __name__ label"
 

@@ -34,15 +34,17 @@ def _decode_pairs(pairs: tuple[str, ...]) -> Decoded:
     if len(pairs) % 2:
         return "", {}, f"labels_refs has {len(pairs)} entries; they must come in name/value pairs"
     labels: dict[str, str] = {}
+    empty = False
     for i in range(0, len(pairs), 2):
         name, value = pairs[i], pairs[i + 1]
         if not name:
             return labels.get(NAME_LABEL, ""), labels, f"labels_refs[{i}] points at an empty label name"
-        if name in labels:
+        if name in labels:  # also when one copy's value is empty: the spec refuses a repeated name
             return labels.get(NAME_LABEL, ""), labels, f"label '{name[:80]}' appears twice"
-        if value:  # Prometheus treats an empty label value as the label being absent
-            labels[name] = value
-    return named(labels)
+        labels[name] = value
+        if not value:  # Prometheus treats an empty label value as the label being absent: dropped in named()
+            empty = True
+    return named(labels, empty)
 
 
 def parse(payload: bytes, label_sets: LabelSets | None = None) -> ParseResult:

@@ -16,7 +16,9 @@ Every flush emits, for each series that has something to say (timestamp = the fl
                                     gauges of dead hosts don't live forever (0 = statsd's deleteGauges=true)
   timer ms, histogram h, distribution d (all aggregated alike)
                     `<name>_count`  Σ 1 / sample_rate (statsd's sample-rate-corrected count)
-                    `<name>_sum`, `<name>_min`, `<name>_max`, `<name>_mean`   over the values received
+                    `<name>_sum`, `<name>_min`, `<name>_max`, `<name>_mean`   over the values received;
+                                    a sum past the float range is ±Inf (its mean too), as statsd,
+                                    statsd_exporter and Telegraf give it, whose plain float sums overflow
                     `<name>{quantile="0.9"}`  one per configured percentile, Prometheus summary style;
                                     nearest-rank: the ⌈p/100 · n⌉-th smallest value received (exact,
                                     always a value that was sent — no interpolation), so 1..100 → p90 = 90
@@ -37,11 +39,16 @@ The same name sent with two kinds gives two series with colliding Prometheus nam
 Memory: at most `max_series` distinct series are held between two flushes (gauges count until they
 are dropped); a metric that would create one more is dropped and counted in `Aggregator.dropped`.
 Timers keep every value of the interval (percentiles need them), like statsd itself.
+
+A flush takes the interval's counters, timers and sets before it reads them, so nothing it meets can
+leave state that makes the next flush fail too; a series that cannot be summarised (a bug of ours,
+never the sender's) is left out and counted in `Aggregator.failed`, and the others are emitted.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -54,6 +61,12 @@ from ingest.statsd.parse import Metric
 _BAD_METRIC_CHAR = re.compile(r"[^a-zA-Z0-9_:]")
 _BAD_LABEL_CHAR = re.compile(r"[^a-zA-Z0-9_]")
 _TIMER_KINDS = frozenset(("ms", "h", "d"))
+# math.fsum raises OverflowError when a partial sum leaves the float range, even if the total does not
+# (1e308 + 1e308 - 1e308). Then the values are summed exactly as integers in units of 2**-1074 (the
+# smallest subnormal: every finite float is a whole number of them), which int / int rounds correctly.
+_UNITS_PER_ONE = 1 << 1074
+
+log = logging.getLogger(__name__)
 
 SeriesKey = tuple[str, str, tuple[tuple[str, str], ...]]  # (sanitized name, kind, sorted labels)
 
@@ -111,6 +124,7 @@ class Aggregator:
         self._quantiles = [(Fraction(repr(p)) / 100, repr(float(Fraction(repr(p)) / 100)))
                            for p in config.percentiles]
         self.dropped = 0  # metrics refused because max_series series were already held
+        self.failed = 0  # series left out of a flush because summarising them raised (a bug of ours)
 
     @property
     def series_count(self) -> int:
@@ -170,16 +184,20 @@ class Aggregator:
         if not elapsed > 0:  # the clock didn't advance (or went back): use the nominal interval
             elapsed = self.config.flush_interval_s
         self._last_flush_s = now_s
+        # The interval's state is taken before it is read: whatever goes wrong below, the next interval
+        # starts empty instead of failing on the same data forever.
+        counters, self._counters = self._counters, {}
+        timers, self._timers = self._timers, {}
+        sets, self._sets = self._sets, {}
         samples: list[dict] = []
 
         def emit(name: str, labels: tuple[tuple[str, str], ...], value: float) -> None:
             samples.append({"name": name, "labels": dict(labels), "value": float(value),
                             "timestamp_ms": timestamp_ms})
 
-        for (name, _, labels), count in self._counters.items():
+        for (name, _, labels), count in counters.items():
             emit(name, labels, count)
             emit(name + "_rate", labels, count / elapsed)
-        self._counters = {}
 
         idle_limit = self.config.delete_idle_after_flushes
         for key, gauge in list(self._gauges.items()):
@@ -193,20 +211,39 @@ class Aggregator:
                     continue
             emit(key[0], key[2], gauge.value)
 
-        for (name, _, labels), timer in self._timers.items():
-            values = sorted(timer.values)
-            total = math.fsum(values)
-            emit(name + "_count", labels, timer.count)
-            emit(name + "_sum", labels, total)
-            emit(name + "_min", labels, values[0])
-            emit(name + "_max", labels, values[-1])
-            emit(name + "_mean", labels, total / len(values))
-            for fraction, quantile in self._quantiles:
-                rank = max(1, math.ceil(fraction * len(values)))  # nearest-rank, 1-based
-                emit(name, labels + (("quantile", quantile),), values[rank - 1])
-        self._timers = {}
+        for (name, _, labels), timer in timers.items():
+            try:
+                summary = self._summary(timer)
+            except Exception:  # one series must not cost the others their flush
+                self.failed += 1
+                log.exception("StatsD timer '%s' could not be summarised; left out of this flush", name[:80])
+                continue
+            for suffix, quantile, value in summary:
+                emit(name + suffix, labels if quantile is None else labels + (("quantile", quantile),), value)
 
-        for (name, _, labels), members in self._sets.items():
+        for (name, _, labels), members in sets.items():
             emit(name, labels, len(members))
-        self._sets = {}
         return samples
+
+    def _summary(self, timer: _Timer) -> list[tuple[str, str | None, float]]:
+        """(name suffix, quantile label or None, value) of one timer's interval."""
+        values = sorted(timer.values)
+        total = _sum(values)
+        summary = [("_count", None, timer.count), ("_sum", None, total), ("_min", None, values[0]),
+                   ("_max", None, values[-1]), ("_mean", None, total / len(values))]
+        for fraction, quantile in self._quantiles:
+            rank = max(1, math.ceil(fraction * len(values)))  # nearest-rank, 1-based
+            summary.append(("", quantile, values[rank - 1]))
+        return summary
+
+
+def _sum(values: list[float]) -> float:
+    """The correctly rounded sum of finite values; ±Inf when it is past the float range."""
+    try:
+        return math.fsum(values)
+    except OverflowError:
+        units = sum(n * (_UNITS_PER_ONE // d) for n, d in map(float.as_integer_ratio, values))
+        try:
+            return units / _UNITS_PER_ONE
+        except OverflowError:
+            return math.inf if units > 0 else -math.inf

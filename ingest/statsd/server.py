@@ -87,10 +87,12 @@ class StatsdServer:
 
     async def flush(self) -> int:
         """Publish the interval's samples; returns how many Kafka took."""
-        dropped_before = self.aggregator.dropped
+        dropped_before, failed_before = self.aggregator.dropped, self.aggregator.failed
         samples = self.aggregator.flush()
         if self.aggregator.dropped != dropped_before:
             metrics.SAMPLES_DROPPED.labels(PROTOCOL, "max_series").inc(self.aggregator.dropped - dropped_before)
+        if self.aggregator.failed != failed_before:
+            metrics.SAMPLES_DROPPED.labels(PROTOCOL, "aggregation_error").inc(self.aggregator.failed - failed_before)
         problems, self._problems = self._problems, []
         if not samples and not problems:
             return 0

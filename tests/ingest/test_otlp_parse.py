@@ -224,11 +224,20 @@ def test_otlp_json_as_the_spec_writes_it():
     (b'{"resourceMetrics": [{"scopeMetrics": [{"metrics": [{"gauge": {"dataPoints": [{"asInt": "x"}]}}]}]}]}',
      True, "not an OTLP ExportMetricsServiceRequest"),
     (b"[" * 100_000 + b"]" * 100_000, True, "not"),
+    # lone surrogate escapes: upb raises SystemError for an object key or an enum name, ParseError elsewhere
+    (rb'{"\ud800": 1}', True, "a JSON string holds '\\ud800', a lone surrogate escape"),
+    (rb'{"resourceMetrics": [{"scopeMetrics": [{"metrics": [{"gauge": {"dataPoints": [{"\udfff": 1}]}}]}]}]}',
+     True, "a lone surrogate escape"),
+    (rb'{"resourceMetrics": [{"scopeMetrics": [{"metrics": [{"sum": {"aggregationTemporality": "\ud800"}}]}]}]}',
+     True, "a lone surrogate escape"),
+    (rb'{"resourceMetrics": [{"scopeMetrics": [{"metrics": [{"gauge": {"dataPoints": [{"asDouble": "\ud800"}]}}]}]}]}',
+     True, "Couldn't parse float: \\ud800"),
 ])
 def test_undecodable_bodies_are_payload_errors(body, is_json, message):
     with pytest.raises(PayloadError) as caught:
         decode(body, is_json)
     assert message in str(caught.value)
+    str(caught.value).encode()  # the reason goes out in a UTF-8 answer: no lone surrogate of the body in it
 
 
 @settings(max_examples=300, deadline=None)

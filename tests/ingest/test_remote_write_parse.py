@@ -66,6 +66,19 @@ def test_empty_label_values_mean_absent_labels():
     assert result.series[0].samples[0]["labels"] == {"b": "x"}
 
 
+@pytest.mark.parametrize("values", [("", "api"), ("api", ""), ("", "")])
+def test_a_label_name_sent_twice_refuses_the_series_even_when_a_value_is_empty(values):
+    req = WriteRequest()
+    ts = req.timeseries.add()
+    ts.labels.add(name="__name__", value="up")
+    for value in values:
+        ts.labels.add(name="job", value=value)
+    ts.samples.add(value=1.0, timestamp=1)
+    result = parse(req.SerializeToString())
+    assert not result.series and [(e.location, e.reason) for e in result.errors] == [
+        ("timeseries[0] up", "label 'job' appears twice")]
+
+
 def test_bad_series_are_named_and_good_ones_kept():
     req = request(({"__name__": "ok"}, [(1.0, 1)]), ({"job": "x"}, [(1.0, 1)]), ({"__name__": "ok2"}, [(2.0, 1)]))
     dup = req.timeseries.add()

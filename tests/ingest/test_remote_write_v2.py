@@ -86,6 +86,16 @@ def test_empty_label_values_mean_absent_labels():
     assert result.series[0].samples[0]["labels"] == {"b": "x"}
 
 
+@pytest.mark.parametrize("value_refs", [(0, 4), (4, 0), (0, 0)])
+def test_a_label_name_sent_twice_refuses_the_series_even_when_a_value_is_empty(value_refs):
+    req = Request(symbols=["", "__name__", "up", "job", "api"])
+    first, second = value_refs
+    req.timeseries.add(labels_refs=[1, 2, 3, first, 3, second]).samples.add(value=1.0, timestamp=1)
+    result = parse(req.SerializeToString())
+    assert not result.series and [(e.location, e.reason) for e in result.errors] == [
+        ("timeseries[0] up", "label 'job' appears twice")]
+
+
 def test_label_sets_are_decoded_once_across_requests():
     sets = symbol_label_sets()
     body = request(({"__name__": "up", "job": "a"}, [(1.0, 1)])).SerializeToString()

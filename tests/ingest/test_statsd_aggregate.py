@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ingest.statsd import aggregate
 from ingest.statsd.aggregate import Aggregator, label_name, metric_name
 from ingest.statsd.config import StatsdConfig
 from ingest.statsd.parse import Metric, parse
@@ -207,6 +209,43 @@ def test_max_series_drops_and_counts_new_series_only():
     assert agg.dropped == 4 and agg.series_count == 2
 
 
+def test_timers_summing_past_the_float_range_give_inf_and_later_flushes_go_on():
+    agg = aggregator(percentiles=(50.0,))
+    feed(agg, b"huge:1e308|ms\nhuge:1e308|ms\nlow:-1e308|h\nlow:-1e308|h\nc:1|c")
+    got = values(agg.flush(START_S + 10))
+    assert got[("huge_sum", ())] == math.inf and got[("huge_mean", ())] == math.inf
+    assert got[("low_sum", ())] == -math.inf and got[("low_mean", ())] == -math.inf
+    assert got[("huge_count", ())] == 2 and got[("huge_max", ())] == 1e308
+    assert got[("huge", (("quantile", "0.5"),))] == 1e308 and got[("c", ())] == 1
+    feed(agg, b"after:1|c")
+    assert values(agg.flush(START_S + 20)) == {("after", ()): 1.0, ("after_rate", ()): 0.1}
+
+
+def test_a_timer_sum_back_in_range_is_exact_though_a_partial_sum_overflows():
+    agg = aggregator()
+    feed(agg, b"t:1e308|ms\nt:1e308|ms\nt:-1e308|ms\nt:5e-324|ms")  # math.fsum raises for these
+    got = values(agg.flush(START_S + 10))
+    assert got[("t_sum", ())] == 1e308 and got[("t_mean", ())] == 1e308 / 4
+
+
+def test_a_series_that_cannot_be_summarised_is_counted_and_the_others_still_flush(monkeypatch):
+    agg = aggregator()
+    real_sum = aggregate._sum
+
+    def failing_sum(sent: list[float]) -> float:  # stands in for a bug of ours in one series' summary
+        if 13.0 in sent:
+            raise ArithmeticError("injected")
+        return real_sum(sent)
+
+    monkeypatch.setattr(aggregate, "_sum", failing_sum)
+    feed(agg, b"bad:13|ms\ngood:2|ms\nc:1|c\ns:a|s")
+    got = values(agg.flush(START_S + 10))
+    assert agg.failed == 1 and not any(name.startswith("bad") for name, _ in got)
+    assert got[("good_sum", ())] == 2 and got[("c", ())] == 1 and got[("s", ())] == 1
+    feed(agg, b"good:3|ms")
+    assert values(agg.flush(START_S + 20))[("good_sum", ())] == 3 and agg.failed == 1
+
+
 def test_flush_without_a_time_reads_the_clock():
     clock = Clock()
     agg = Aggregator(StatsdConfig(), clock)
@@ -248,6 +287,19 @@ def test_timer_summaries_are_consistent(sent, percentiles):
     for p, value in zip(percentiles, quantiles, strict=True):
         rank = math.ceil(round(p * len(sent) / 100, 9))  # nearest-rank; round() absorbs float noise
         assert value == ordered[max(rank, 1) - 1]
+
+
+@settings(max_examples=300)
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=50))
+def test_timer_sum_is_the_exact_sum_rounded_or_inf_past_the_float_range(sent):
+    agg = aggregator()
+    agg.add([Metric("t", "ms", v, 1.0, (), False) for v in sent])
+    exact = sum(map(Fraction, sent))
+    try:
+        expected = float(exact)
+    except OverflowError:
+        expected = math.inf if exact > 0 else -math.inf
+    assert values(agg.flush(START_S + 10))[("t_sum", ())] == expected
 
 
 @settings(max_examples=200)
