@@ -58,6 +58,8 @@ class IngestSettings(CommonSettings):
     device_label_keys: tuple[str, ...] = ("device", "host")
     device_cache_ttl_s: int = Field(60, ge=1)
     ingest_config: Path | None = Field(None, description="YAML: agent tokens, relabeling, series limits")
+    ingest_body_read_timeout_s: float = Field(30.0, gt=0, description="a request's whole body must arrive within "
+                                              "this many seconds, else 408 (a trickling sender holds no connection)")
     ingest_header_timeout_s: float = Field(10.0, gt=0, description="a request's headers must arrive within this "
                                            "many seconds of its first byte, else 408 and the connection closes")
     ingest_auth: Literal["auto", "required", "open"] = Field(

@@ -25,9 +25,12 @@ from ingest.statsd.server import StatsdServer
 RouterFactory = Callable[[Pipeline, IngestSettings, Admission], APIRouter]
 
 HTTP_ADAPTERS: dict[str, RouterFactory] = {
-    "influx": lambda pipeline, s, admission: influx.router(pipeline, s.max_body_bytes, s.max_line_bytes, admission),
-    "remote_write": lambda pipeline, s, admission: remote_write.router(pipeline, s.max_body_bytes, admission),
-    "otlp": lambda pipeline, s, admission: otlp.router(pipeline, s.max_body_bytes, admission),
+    "influx": lambda pipeline, s, admission: influx.router(pipeline, s.max_body_bytes, s.max_line_bytes, admission,
+                                                           s.ingest_body_read_timeout_s),
+    "remote_write": lambda pipeline, s, admission: remote_write.router(pipeline, s.max_body_bytes, admission,
+                                                                       s.ingest_body_read_timeout_s),
+    "otlp": lambda pipeline, s, admission: otlp.router(pipeline, s.max_body_bytes, admission,
+                                                       s.ingest_body_read_timeout_s),
 }
 
 

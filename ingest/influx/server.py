@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from infra.retry import RetryableError
 from ingest import metrics
 from ingest.admission import Admission
-from ingest.body import BodyError, read_body
+from ingest.body import BODY_READ_TIMEOUT_S, BodyError, read_body
 from ingest.influx.parse import ParseResult, parse
 from ingest.pipeline import Pipeline, Problem, Unit
 
@@ -29,7 +29,8 @@ MAX_LISTED_PROBLEMS = 100  # bad lines named one by one (answer and dead-letter 
 OFFLOAD_BYTES = 256 * 1024  # parse bigger bodies on a thread so the event loop keeps answering
 
 
-def router(pipeline: Pipeline, max_body_bytes: int, max_line_bytes: int, admission: Admission) -> APIRouter:
+def router(pipeline: Pipeline, max_body_bytes: int, max_line_bytes: int, admission: Admission,
+           body_timeout_s: float = BODY_READ_TIMEOUT_S) -> APIRouter:
     """Routes: POST /write (v1), POST /api/v2/write (v2), GET|HEAD /ping."""
     routes = APIRouter(tags=["influx"])
 
@@ -44,7 +45,7 @@ def router(pipeline: Pipeline, max_body_bytes: int, max_line_bytes: int, admissi
 
     async def _admitted(request: Request, precision: str, v2: bool) -> Response:
         try:
-            body = await read_body(request, max_body_bytes)
+            body = await read_body(request, max_body_bytes, body_timeout_s)
         except BodyError as exc:
             return _error(exc.status, exc.message, v2)
         if not body.strip():

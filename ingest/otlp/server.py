@@ -23,7 +23,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from infra.retry import RetryableError
 from ingest import metrics
 from ingest.admission import Admission
-from ingest.body import BodyError, read_body
+from ingest.body import BODY_READ_TIMEOUT_S, BodyError, read_body
 from ingest.otlp.config import JSON, PROTOBUF
 from ingest.otlp.cumulative import DeltaToCumulative
 from ingest.otlp.parse import PayloadError, decode, parse
@@ -37,7 +37,8 @@ OFFLOAD_BYTES = 256 * 1024  # decode bigger bodies on a thread so the event loop
 _RPC_CODES = {400: 3, 413: 3, 415: 3, 429: 8, 503: 14}
 
 
-def router(pipeline: Pipeline, max_body_bytes: int, admission: Admission) -> APIRouter:
+def router(pipeline: Pipeline, max_body_bytes: int, admission: Admission,
+           body_timeout_s: float = BODY_READ_TIMEOUT_S) -> APIRouter:
     """Routes: POST /v1/metrics."""
     routes = APIRouter(tags=["opentelemetry"])
     deltas = DeltaToCumulative()
@@ -61,7 +62,7 @@ def router(pipeline: Pipeline, max_body_bytes: int, admission: Admission) -> API
     async def _admitted(request: Request, is_json: bool) -> Response:
         now_ms = int(time.time() * 1000)
         try:
-            body = await read_body(request, max_body_bytes)
+            body = await read_body(request, max_body_bytes, body_timeout_s)
             if len(body) > OFFLOAD_BYTES:
                 result = await asyncio.to_thread(lambda: parse(decode(body, is_json), now_ms, attribute_sets))
             else:

@@ -26,7 +26,7 @@ from fastapi.responses import PlainTextResponse
 from infra.retry import RetryableError
 from ingest import metrics
 from ingest.admission import Admission
-from ingest.body import BodyError, read_raw_body
+from ingest.body import BODY_READ_TIMEOUT_S, BodyError, read_raw_body
 from ingest.pipeline import Pipeline, Problem
 from ingest.remote_write import parse_v2
 from ingest.remote_write.config import (CONTENT_TYPE, EXEMPLARS_WRITTEN, HISTOGRAMS_WRITTEN, PROTO_V1, PROTO_V2,
@@ -38,7 +38,8 @@ MAX_LISTED_PROBLEMS = 100
 OFFLOAD_BYTES = 256 * 1024  # decode bigger bodies on a thread so the event loop keeps answering
 
 
-def router(pipeline: Pipeline, max_body_bytes: int, admission: Admission) -> APIRouter:
+def router(pipeline: Pipeline, max_body_bytes: int, admission: Admission,
+           body_timeout_s: float = BODY_READ_TIMEOUT_S) -> APIRouter:
     """Routes: POST /api/v1/write."""
     routes = APIRouter(tags=["prometheus"])
     # ±Inf are real Prometheus values (a gauge can be +Inf) and VictoriaMetrics stores them.
@@ -64,7 +65,7 @@ def router(pipeline: Pipeline, max_body_bytes: int, admission: Admission) -> API
     async def _admitted(request: Request, proto: str, written: dict[str, str]) -> Response:
         decode, label_sets = decoders[proto]
         try:
-            body = await read_raw_body(request, max_body_bytes)
+            body = await read_raw_body(request, max_body_bytes, body_timeout_s)
             if len(body) > OFFLOAD_BYTES:
                 result = await asyncio.to_thread(_decode, decode, body, max_body_bytes, label_sets)
             else:
