@@ -3,7 +3,8 @@
 import time
 from collections.abc import Awaitable
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from starlette.responses import Response
 
 SAMPLES_ACCEPTED = Counter("vigil_ingest_samples_accepted_total", "Samples acknowledged by Kafka", ["protocol"])
@@ -43,3 +44,48 @@ async def timed(protocol: str, answer: Awaitable[Response]) -> Response:
     response = await answer
     REQUESTS.labels(protocol, str(response.status_code)).observe(time.monotonic() - started)
     return response
+
+
+class _Caches:
+    """`vigil_ingest_cache_*{cache}` of the in-process caches handed to `watch_cache`, read when scraped.
+
+    Read at scrape time rather than set on every lookup: the caches sit on the hot path. The cache
+    names are a fixed set chosen in code (a bounded label). Under PROMETHEUS_MULTIPROC_DIR (several
+    ingest processes) only the scraped process's own caches are reported.
+    """
+
+    def __init__(self) -> None:
+        self.caches: dict[str, object] = {}
+
+    def describe(self):
+        return self._families()
+
+    def collect(self):
+        families = self._families()
+        for name, cache in list(self.caches.items()):
+            values = (cache.bytes, len(cache), cache.evictions, cache.hits, cache.misses)
+            for family, value in zip(families, values):
+                family.add_metric([name], value)
+        return families
+
+    @staticmethod
+    def _families() -> list:
+        return [GaugeMetricFamily("vigil_ingest_cache_bytes", "Bytes held by an in-process cache (estimated; "
+                                  "each cache is bounded in bytes)", labels=["cache"]),
+                GaugeMetricFamily("vigil_ingest_cache_entries", "Entries held by an in-process cache", labels=["cache"]),
+                CounterMetricFamily("vigil_ingest_cache_evictions", "Entries an in-process cache dropped to stay "
+                                    "within its byte budget", labels=["cache"]),
+                CounterMetricFamily("vigil_ingest_cache_hits", "Lookups answered by an in-process cache",
+                                    labels=["cache"]),
+                CounterMetricFamily("vigil_ingest_cache_misses", "Lookups an in-process cache could not answer",
+                                    labels=["cache"])]
+
+
+CACHES = _Caches()
+REGISTRY.register(CACHES)
+
+
+def watch_cache(name: str, cache):
+    """Export `cache` (a kernel.bounded_cache.BoundedCache) as `vigil_ingest_cache_*{cache=name}`; returns it."""
+    CACHES.caches[name] = cache
+    return cache

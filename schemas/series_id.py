@@ -28,18 +28,23 @@ def series_id_of(name: str, key_of_labels: bytes) -> int:
 class SeriesIds:
     """series_id_of with a bounded memo: agents send the same series every interval."""
 
-    def __init__(self, max_entries: int = 1_000_000) -> None:
+    def __init__(self, max_entries: int = 1_000_000, max_bytes: int = 128 * 1024 * 1024) -> None:
         self._ids: dict[tuple[str, bytes], int] = {}
         self._max = max_entries
+        self._max_bytes = max_bytes  # labels_keys are the sender's: a count alone bounds no memory
+        self.bytes = 0
 
     def of(self, name: str, key_of_labels: bytes) -> int:
         """The series id of name + labels_key, hashed once per series while it stays in the memo."""
         memo_key = (name, key_of_labels)
         found = self._ids.get(memo_key)
         if found is None:
-            if len(self._ids) >= self._max:
+            size = len(name) + len(key_of_labels) + 250  # dict slot, key tuple, str/bytes/int headers
+            if len(self._ids) >= self._max or self.bytes + size > self._max_bytes:
                 self._ids.clear()  # cheaper than LRU bookkeeping; a clear costs one re-hash per series
+                self.bytes = 0
             found = self._ids[memo_key] = series_id_of(name, key_of_labels)
+            self.bytes += size
         return found
 
 

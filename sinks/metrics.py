@@ -14,3 +14,7 @@ UNDECODABLE = Counter("vigil_sink_undecodable_total", "Kafka records that are no
 RETRYING = Gauge("vigil_sink_retrying", "1 while the sink is retrying a failed write", ["sink"])
 COMMIT_FAILURES = Counter("vigil_sink_commit_failures_total",
                           "Offset commits refused by Kafka (the records will be redelivered)", ["sink"])
+CACHE_BYTES = Gauge("vigil_sink_cache_bytes", "Bytes held by the TSDB sink's series-prefix cache (estimated; "
+                    "bounded in bytes)", ["cache"], multiprocess_mode="livesum")
+CACHE_EVICTIONS = Counter("vigil_sink_cache_evictions_total", "Entries the TSDB sink's series-prefix cache dropped "
+                          "to stay within its byte or entry budget", ["cache"])

@@ -17,6 +17,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from infra.retry import PermanentError, RetryableError
 from schemas.records import MetricBatch, Sample
 from schemas.series_batch import Columns
+from sinks import metrics
 from sinks.base import Consumed, WriteFailed, WriteRejected
 
 # Measurement names escape commas and spaces, tag keys and values also `=`. Backslash is escaped
@@ -33,6 +34,10 @@ _TAG = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\\": "\\\\", "\n": r"
 RETRYABLE_STATUS = frozenset({401, 403, 404, 405, 408, 429})
 
 _PREFIX_CACHE_MAX = 1_000_000  # series; a clear costs one rebuild per live series, so it must exceed them
+# ...and bytes: a prefix holds every label of its series (up to 64 × 2 KB), so a count bounds no memory.
+_PREFIX_CACHE_MAX_BYTES = 256 * 1024 * 1024
+_PREFIX_ENTRY_BYTES = 150  # dict slot, key int / tuple, str header
+PREFIX_CACHE = "series_prefix"  # the `cache` label of vigil_sink_cache_*
 
 
 def series_prefix(name: str, labels: dict[str, str]) -> str:
@@ -44,10 +49,12 @@ def series_prefix(name: str, labels: dict[str, str]) -> str:
 class LineEncoder:
     """Builds line protocol for many samples; caches each series' escaped prefix (series repeat)."""
 
-    def __init__(self, cache_size: int = _PREFIX_CACHE_MAX) -> None:
+    def __init__(self, cache_size: int = _PREFIX_CACHE_MAX, cache_bytes: int = _PREFIX_CACHE_MAX_BYTES) -> None:
         self._prefixes: dict[tuple, str] = {}
         self._by_id: dict[int, str] = {}  # series id → "prefix value=" (SeriesBatch)
         self._cache_size = cache_size
+        self._cache_bytes = cache_bytes
+        self.prefix_bytes = 0  # both caches, estimated; each clears when the two pass cache_bytes
 
     def column_lines(self, batches: Iterable[Columns]) -> list[str]:
         """The lines of SeriesBatch columns: one cached prefix per series id, no Sample dicts built."""
@@ -56,15 +63,18 @@ class LineEncoder:
         prefixes = self._by_id
         for batch in batches:
             names, ids = batch.names, batch.series_ids
-            if len(prefixes) + len(ids) > self._cache_size:
-                prefixes = self._by_id = {}
+            if len(prefixes) + len(ids) > self._cache_size or self.prefix_bytes > self._cache_bytes:
+                self._forget()
+                prefixes = self._by_id
             local = []
             for sid in ids:
                 prefix = prefixes.get(sid)
                 if prefix is None:
                     name, labels = names[sid]
                     prefix = prefixes[sid] = series_prefix(name, labels) + " value="
+                    self.prefix_bytes += len(prefix) + _PREFIX_ENTRY_BYTES
                 local.append(prefix)
+            metrics.CACHE_BYTES.labels(PREFIX_CACHE).set(self.prefix_bytes)
             for i, ts, value in zip(batch.sample_series, batch.timestamps_ms, batch.values):
                 if value != value:
                     continue  # NaN: see lines()
@@ -86,11 +96,21 @@ class LineEncoder:
             key = (s["name"], *labels.items())
             prefix = prefixes.get(key)
             if prefix is None:
-                if len(prefixes) >= self._cache_size:
-                    prefixes.clear()
+                if len(prefixes) >= self._cache_size or self.prefix_bytes > self._cache_bytes:
+                    self._forget()
+                    prefixes = self._prefixes
                 prefix = prefixes[key] = series_prefix(s["name"], labels)
+                # The key tuple holds the labels' strings (shared with the batch) and one slot per label.
+                self.prefix_bytes += 2 * len(prefix) + _PREFIX_ENTRY_BYTES + 72 * len(labels)
             append(f"{prefix} value={value!r} {s['timestamp_ms']}")
+        metrics.CACHE_BYTES.labels(PREFIX_CACHE).set(self.prefix_bytes)
         return out
+
+    def _forget(self) -> None:
+        """Start both prefix caches afresh (one rebuild per live series follows)."""
+        metrics.CACHE_EVICTIONS.labels(PREFIX_CACHE).inc(len(self._prefixes) + len(self._by_id))
+        self._prefixes, self._by_id = {}, {}
+        self.prefix_bytes = 0
 
 
 def classify(exc: Exception) -> RetryableError | PermanentError:

@@ -28,6 +28,9 @@ _WITHOUT_QUERY = PROMETHEUS_FUNC_NAMES - {"query"}
 _NO_LABELS: Mapping[str, str] = {}
 # The functions that depend on the evaluation; the pure ones are always there (kernel/gotemplate/template.py).
 _BOUND = ("query", "externalURL", "pathPrefix")
+# Templates come from rules, which an API client writes: only texts up to this size are cached, so
+# the cache holds at most 4096 × (4 KB + its parts) ≈ 40 MB whatever the rules hold.
+_CACHED_TEMPLATE_CHARS = 4096
 # The templates most rules have: text with {{ $labels.NAME }} and {{ $value }} (or .Labels.NAME, .Value).
 _SIMPLE_ACTION = re.compile(r"\{\{ *(?:\$labels\.|\.Labels\.)([A-Za-z_][A-Za-z0-9_]*) *\}\}"
                             r"|\{\{ *(\$value|\.Value) *\}\}")
@@ -70,7 +73,7 @@ def render_all(texts: Mapping[str, str], labels: Mapping[str, str], value: float
         if "{{" not in text:
             out[name] = text  # no action: Go's output is the text itself (and no parse per alert)
             continue
-        simple = _simple(text)
+        simple = _simple(text) if len(text) <= _CACHED_TEMPLATE_CHARS else _simple.__wrapped__(text)
         if simple is not None:
             out[name] = "".join(part if type(part) is str else labels.get(part[0], "") if part[0] else go_value(value)
                                 for part in simple)

@@ -73,16 +73,34 @@ def _prometheus_name(text: str, bad_char: re.Pattern) -> str:
     return "_" + name if name[0].isdigit() else name
 
 
-@functools.lru_cache(maxsize=100_000)  # names repeat on every line; the C cache is cheaper than the regex
-def metric_name(measurement: str, field_key: str) -> str:
-    """`{measurement}_{field}` with characters outside [a-zA-Z0-9_:] replaced by `_`."""
+# Names repeat on every line, and the C lru_cache is cheaper than the regex. Its keys are the
+# sender's strings, so only short ones are cached (longer names are refused by ingest/validate.py
+# anyway): a cache holds at most MAXSIZE × (key + result + ~250 bytes of entry) ≈ 13 MB.
+_CACHED_NAME_CHARS = 256
+_CACHED_LABEL_CHARS = 128
+_NAMES_MAXSIZE = 16_384
+
+
+@functools.lru_cache(maxsize=_NAMES_MAXSIZE)
+def _metric_name(measurement: str, field_key: str) -> str:
     return _prometheus_name(f"{measurement}_{field_key}", _BAD_METRIC_CHAR)
 
 
-@functools.lru_cache(maxsize=100_000)
+@functools.lru_cache(maxsize=_NAMES_MAXSIZE)
+def _label_name(key: str) -> str:
+    return _prometheus_name(key, _BAD_LABEL_CHAR)
+
+
+def metric_name(measurement: str, field_key: str) -> str:
+    """`{measurement}_{field}` with characters outside [a-zA-Z0-9_:] replaced by `_`."""
+    if len(measurement) + len(field_key) < _CACHED_NAME_CHARS:
+        return _metric_name(measurement, field_key)
+    return _metric_name.__wrapped__(measurement, field_key)
+
+
 def label_name(key: str) -> str:
     """A tag key made a valid Prometheus label name."""
-    return _prometheus_name(key, _BAD_LABEL_CHAR)
+    return _label_name(key) if len(key) <= _CACHED_LABEL_CHARS else _label_name.__wrapped__(key)
 
 
 def parse(payload: bytes, precision: str = "ns", now_ns: int = 0,
@@ -249,7 +267,7 @@ def _samples(measurement: str, tags: list[tuple[str, str]], fields: list[tuple[s
             raise LineSyntaxError("empty tag key")
         if not value:
             raise LineSyntaxError(f"tag '{key}' has no value")
-        name = label_name(key)
+        name = _label_name(key) if len(key) <= _CACHED_LABEL_CHARS else _label_name.__wrapped__(key)
         if name in labels:
             first = next(k for k, _ in tags if label_name(k) == name)
             if first == key:
@@ -283,7 +301,9 @@ def _samples(measurement: str, tags: list[tuple[str, str]], fields: list[tuple[s
         if value is None:
             skipped += 1
             continue
-        samples.append({"series_id": 0, "name": metric_name(measurement, key), "labels": labels,
+        name = (_metric_name(measurement, key) if len(measurement) + len(key) < _CACHED_NAME_CHARS
+                else _metric_name.__wrapped__(measurement, key))
+        samples.append({"series_id": 0, "name": name, "labels": labels,
                         "value": value, "timestamp_ms": ts})
     return samples, skipped
 

@@ -14,12 +14,25 @@ from collections import OrderedDict
 from schemas.records import Sample
 from schemas.series_id import labels_key
 
+MAX_BYTES = 32 * 1024 * 1024
+_ENTRY_BYTES = 250  # an OrderedDict entry, its key tuple, the str and bytes headers and the float
+
+
+def _entry_size(key: tuple[str, bytes]) -> int:
+    return len(key[0]) + len(key[1]) + _ENTRY_BYTES
+
 
 class DeltaToCumulative:
-    """Running totals per (name, labels), oldest forgotten first past `max_series`."""
+    """Running totals per (name, labels), least recently updated forgotten first past `max_series` or `max_bytes`.
 
-    def __init__(self, max_series: int = 100_000) -> None:
+    Both bounds: the series' names and labels are the sender's, so a count alone bounds no memory.
+    """
+
+    def __init__(self, max_series: int = 100_000, max_bytes: int = MAX_BYTES) -> None:
         self.max_series = max_series
+        self.max_bytes = max_bytes
+        self.bytes = 0  # held by the keys, estimated (_entry_size)
+        self.evictions = 0
         self._totals: OrderedDict[tuple[str, bytes], float] = OrderedDict()
 
     def apply(self, samples: list[Sample]) -> list[tuple[tuple[str, bytes], float]]:
@@ -29,12 +42,17 @@ class DeltaToCumulative:
         for sample in samples:
             key = (sample["name"], labels_key(sample["labels"]))
             delta = sample["value"]
-            total = totals.pop(key, 0.0) + delta
+            total = totals.pop(key, None)
+            if total is None:
+                total = 0.0
+                self.bytes += _entry_size(key)
+            total += delta
             totals[key] = total
             sample["value"] = total
             applied.append((key, delta))
-        while len(totals) > self.max_series:
-            totals.popitem(last=False)
+        while totals and (len(totals) > self.max_series or self.bytes > self.max_bytes):
+            self.bytes -= _entry_size(totals.popitem(last=False)[0])
+            self.evictions += 1
         return applied
 
     def revert(self, applied: list[tuple[tuple[str, bytes], float]]) -> None:

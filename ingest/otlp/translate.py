@@ -21,16 +21,32 @@ import re
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
+from ingest import metrics
 from ingest.label_sets import SharedLabels
 from ingest.otlp.config import (PER_UNIT_WORDS, SERVICE_INSTANCE, SERVICE_NAME, SERVICE_NAMESPACE, UNIT_WORDS)
+from ingest.validate import Limits, check_labels
+from kernel.bounded_cache import BoundedCache
 
 _BAD_NAME = re.compile(r"[^a-zA-Z0-9_:]")
 _BAD_LABEL = re.compile(r"[^a-zA-Z0-9_]")
 _UNDERSCORES = re.compile(r"__+")
+# The name caches below are keyed by the sender's strings: only short ones are cached, so each holds
+# at most maxsize × (key + result + ~250 bytes of entry) — ~13 MB for names, ~1 MB for units.
+_CACHED_NAME_CHARS = 256
+_CACHED_UNIT_CHARS = 64
+_NAMES_MAXSIZE = 16_384
+# Attribute sets by their wire bytes: the whole budget of AttributeSets, shared by its three memos.
+ATTRIBUTE_SETS_MAX_BYTES = 256 * 1024 * 1024
+_LIMITS = Limits()  # label sets refused under the default limits (too long, too many) are not cached
 
 
-@functools.lru_cache(maxsize=10_000)
 def unit_suffix(unit: str) -> str:
+    """`s` → `seconds`, `By/s` → `bytes_per_second`, `{requests}` → ``; unknown units as they are."""
+    return _unit_suffix(unit) if len(unit) <= _CACHED_UNIT_CHARS else _unit_suffix.__wrapped__(unit)
+
+
+@functools.lru_cache(maxsize=4_096)
+def _unit_suffix(unit: str) -> str:
     """`s` → `seconds`, `By/s` → `bytes_per_second`, `{requests}` → ``; unknown units as they are."""
     unit = re.sub(r"\{[^}]*\}", "", unit).strip()
     if not unit or unit == "1":
@@ -42,9 +58,15 @@ def unit_suffix(unit: str) -> str:
     return _UNDERSCORES.sub("_", _BAD_LABEL.sub("_", "_".join(words))).strip("_")
 
 
-@functools.lru_cache(maxsize=100_000)
 def metric_name(name: str, unit: str, counter: bool, gauge: bool) -> str:
     """The Prometheus name of an OTel metric, with unit word and `_total` as the spec adds them."""
+    if len(name) + len(unit) <= _CACHED_NAME_CHARS:
+        return _metric_name(name, unit, counter, gauge)
+    return _metric_name.__wrapped__(name, unit, counter, gauge)
+
+
+@functools.lru_cache(maxsize=_NAMES_MAXSIZE)
+def _metric_name(name: str, unit: str, counter: bool, gauge: bool) -> str:
     out = _UNDERSCORES.sub("_", _BAD_NAME.sub("_", name)).strip("_") or "_"
     if out[0].isdigit():
         out = "_" + out
@@ -58,9 +80,13 @@ def metric_name(name: str, unit: str, counter: bool, gauge: bool) -> str:
     return out
 
 
-@functools.lru_cache(maxsize=100_000)
 def label_name(key: str) -> str:
     """An attribute key as a Prometheus label name."""
+    return _label_name(key) if len(key) <= _CACHED_NAME_CHARS else _label_name.__wrapped__(key)
+
+
+@functools.lru_cache(maxsize=_NAMES_MAXSIZE)
+def _label_name(key: str) -> str:
     out = _BAD_LABEL.sub("_", key)
     if not out:
         return "_"
@@ -102,18 +128,39 @@ def attributes(raw: tuple[bytes, ...]) -> dict[str, str]:
     return {label_name(kv.key): kv.value.string_value or any_value(kv.value) for kv in key_values(raw)}
 
 
+def _raw_size(raw: tuple[bytes, ...]) -> int:
+    return 56 + 8 * len(raw) + sum([len(chunk) + 33 for chunk in raw])
+
+
+def _labels_size(labels: dict[str, str]) -> int:
+    return 232 + 40 * len(labels) + sum([len(k) + len(v) + 98 for k, v in labels.items()])
+
+
+def _set_size(raw: tuple[bytes, ...], labels: dict[str, str]) -> int:
+    return _raw_size(raw) + _labels_size(labels)
+
+
+def _merged_size(key: tuple[tuple[bytes, ...], int], labels: dict[str, str]) -> int:
+    # Its strings are shared with the `_sets` entry and the base, but the raw tuple is counted again: that
+    # entry may be evicted first.
+    return _raw_size(key[0]) + 120 + 40 * len(labels) + 232
+
+
 class AttributeSets:
     """Labels of attribute lists by their raw bytes: an SDK exports the same attribute sets every time.
 
     A hit costs one tuple of bytes and one lookup instead of decoding each KeyValue. The dicts
-    handed out are shared: callers copy before adding to them.
+    handed out are shared: callers copy before adding to them. Bounded in bytes (the sender picks
+    the attributes): `max_bytes` split between the decoded sets, the merged ones and the bases.
     """
 
-    def __init__(self, max_sets: int = 200_000) -> None:
-        self._max = max_sets
-        self._sets: dict[tuple[bytes, ...], dict[str, str]] = {}
-        self._bases: dict[tuple[tuple[str, str], ...], int] = {}
-        self._merged: dict[tuple[tuple[bytes, ...], int], SharedLabels] = {}
+    def __init__(self, max_bytes: int = ATTRIBUTE_SETS_MAX_BYTES) -> None:
+        self._sets: BoundedCache[tuple[bytes, ...], dict[str, str]] = metrics.watch_cache(
+            "otlp_attributes", BoundedCache(max_bytes // 2, _set_size))
+        self._merged: BoundedCache[tuple[tuple[bytes, ...], int], SharedLabels] = metrics.watch_cache(
+            "otlp_merged_labels", BoundedCache(max_bytes // 4, _merged_size))
+        self._bases: BoundedCache[tuple[tuple[str, str], ...], int] = metrics.watch_cache(
+            "otlp_scope_labels", BoundedCache(max_bytes // 4, lambda key, ref: 120 + _labels_size(dict(key))))
         self._next_ref = itertools.count()
 
     def base_ref(self, base: dict[str, str]) -> int:
@@ -121,10 +168,8 @@ class AttributeSets:
         key = tuple(base.items())
         ref = self._bases.get(key)
         if ref is None:
-            if len(self._bases) >= self._max:
-                self._bases.clear()
-            # A ref is never given twice, so a `merged` key made before a clear can't name another base.
-            ref = self._bases[key] = next(self._next_ref)
+            # A ref is never given twice, so a `merged` key made before an eviction can't name another base.
+            ref = self._bases.put(key, next(self._next_ref))
         return ref
 
     def merged(self, raw: tuple[bytes, ...], base: dict[str, str], ref: int) -> SharedLabels:
@@ -136,18 +181,18 @@ class AttributeSets:
         key = (raw, ref)
         found = self._merged.get(key)
         if found is None:
-            if len(self._merged) >= self._max:
-                self._merged.clear()
-            found = self._merged[key] = SharedLabels({**self.get(raw), **base})
+            found = SharedLabels({**self.get(raw), **base})
+            if check_labels(found, _LIMITS) is None:  # a set ingest will refuse is not worth memory
+                self._merged.put(key, found)
         return found
 
     def get(self, raw: tuple[bytes, ...]) -> dict[str, str]:
         """The labels of an attribute list (ValueError if it doesn't decode)."""
         found = self._sets.get(raw)
         if found is None:
-            if len(self._sets) >= self._max:
-                self._sets.clear()
-            found = self._sets[raw] = attributes(raw)
+            found = attributes(raw)
+            if check_labels(found, _LIMITS) is None:
+                self._sets.put(raw, found)
         return found
 
 

@@ -17,14 +17,19 @@ from dataclasses import dataclass, field
 import cramjam
 from google.protobuf.message import DecodeError
 
+from ingest import metrics
 from ingest.label_sets import SharedLabels
 from ingest.remote_write.config import STALE_NAN_BYTES
+from ingest.validate import Limits, check_labels
+from kernel.bounded_cache import BoundedCache
 from ingest.remote_write.prompb.remote_pb2 import Label, WriteRequestRaw
 from schemas.records import Sample
 
 NAME_LABEL = "__name__"
 RAW_CHARS = 1024
 Decoded = tuple[str, dict[str, str], str | None]  # (metric name, labels, why the series is refused)
+MAX_BYTES = 256 * 1024 * 1024  # per LabelSets (1.0 and 2.0 each): ~100k series of 10 labels of 20 characters, a fleet
+_LIMITS = Limits()  # a label set refused under the default limits (too long, too many) is not cached
 
 
 class PayloadError(ValueError):
@@ -100,20 +105,26 @@ class LabelSets:
     relabeling build new ones).
     """
 
-    def __init__(self, max_sets: int = 200_000,
-                 decode: Callable[[tuple], Decoded] | None = None) -> None:
-        self._max = max_sets
+    def __init__(self, max_bytes: int = MAX_BYTES, decode: Callable[[tuple], Decoded] | None = None,
+                 name: str = "remote_write_label_sets") -> None:
         self._decode = decode or _decode_labels  # remote write 2.0 passes its symbol-pair decoder
-        self._sets: dict[tuple, Decoded] = {}
+        self._sets: BoundedCache[tuple, Decoded] = metrics.watch_cache(name, BoundedCache(max_bytes, _decoded_size))
 
     def get(self, raw: tuple) -> Decoded:
-        """(name, labels, refusal reason or None) of the series whose labels are `raw`."""
+        """(name, labels, refusal reason or None) of the series whose labels are `raw`; refused sets aren't kept."""
         found = self._sets.get(raw)
         if found is None:
-            if len(self._sets) >= self._max:
-                self._sets.clear()
-            found = self._sets[raw] = self._decode(raw)
+            found = self._decode(raw)
+            if found[2] is None and check_labels(found[1], _LIMITS) is None:
+                self._sets.put(raw, found)
         return found
+
+
+def _decoded_size(raw: tuple, decoded: Decoded) -> int:
+    """Bytes of a cache entry: the raw chunks (1.0: bytes, 2.0: str), the name, the labels dict and its strings."""
+    name, labels, _ = decoded
+    return (120 + 8 * len(raw) + sum([len(chunk) + 49 for chunk in raw]) + len(name) + 49
+            + 232 + 40 * len(labels) + sum([len(k) + len(v) + 98 for k, v in labels.items()]))
 
 
 def _decode_labels(raw: tuple[bytes, ...]) -> Decoded:

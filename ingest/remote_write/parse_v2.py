@@ -18,16 +18,16 @@ from __future__ import annotations
 
 from google.protobuf.message import DecodeError
 
-from ingest.remote_write.parse import (NAME_LABEL, Decoded, LabelSets, ParsedSeries, ParseResult, PayloadError,
-                                       SeriesError, identity, named, samples_of)
+from ingest.remote_write.parse import (MAX_BYTES, NAME_LABEL, Decoded, LabelSets, ParsedSeries, ParseResult,
+                                       PayloadError, SeriesError, identity, named, samples_of)
 from ingest.remote_write.prompb.write_v2_pb2 import Request
 
 MESSAGE = "io.prometheus.write.v2.Request"
 
 
-def symbol_label_sets(max_sets: int = 200_000) -> LabelSets:
+def symbol_label_sets(max_bytes: int = MAX_BYTES) -> LabelSets:
     """A memo of label sets keyed by their symbol strings (name, value, name, value, …)."""
-    return LabelSets(max_sets, decode=_decode_pairs)
+    return LabelSets(max_bytes, decode=_decode_pairs, name="remote_write_v2_label_sets")
 
 
 def _decode_pairs(pairs: tuple[str, ...]) -> Decoded:

@@ -55,8 +55,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from ingest import metrics as self_metrics
 from ingest.statsd.config import StatsdConfig
 from ingest.statsd.parse import Metric
+from kernel.bounded_cache import BoundedCache
 
 _BAD_METRIC_CHAR = re.compile(r"[^a-zA-Z0-9_:]")
 _BAD_LABEL_CHAR = re.compile(r"[^a-zA-Z0-9_]")
@@ -76,24 +78,42 @@ def _prometheus_name(text: str, bad_char: re.Pattern) -> str:
     return "_" + name if not name or name[0].isdigit() else name
 
 
-@functools.lru_cache(maxsize=100_000)  # names repeat on every packet; the C cache is cheaper than the regex
+# The parser refuses names over 256 and tag keys over 128 characters, so these hold ≤ ~13 MB each.
+@functools.lru_cache(maxsize=16_384)  # names repeat on every packet; the C cache is cheaper than the regex
 def metric_name(name: str) -> str:
     """A StatsD name made a valid Prometheus metric name: `api.requests` → `api_requests`."""
     return _prometheus_name(name, _BAD_METRIC_CHAR)
 
 
-@functools.lru_cache(maxsize=100_000)
+@functools.lru_cache(maxsize=16_384)
 def label_name(key: str) -> str:
     """A tag key made a valid Prometheus label name that isn't reserved (no leading '__')."""
     name = _prometheus_name(key, _BAD_LABEL_CHAR)
     return "tag" + name if name.startswith("__") else name
 
 
-@functools.lru_cache(maxsize=100_000)
+SERIES_KEYS_MAX_BYTES = 32 * 1024 * 1024
+
+
+def series_key_size(key: tuple, value: object = None) -> int:
+    """Bytes a series key (and its memo entry: the raw key and the sanitized one) holds, estimated."""
+    name, _, tags = key
+    return 2 * (len(name) + sum([len(k) + len(v) for k, v in tags])) + 250 + 150 * len(tags)
+
+
+# Keyed by the sender's tag lists (up to a datagram long): bounded in bytes, not entries.
+_SERIES_KEYS: BoundedCache[tuple, SeriesKey] = self_metrics.watch_cache(
+    "statsd_series_keys", BoundedCache(SERIES_KEYS_MAX_BYTES, series_key_size))
+
+
 def series_key(name: str, kind: str, tags: tuple[tuple[str, str], ...]) -> SeriesKey:
     """The identity of the series a metric belongs to; kinds ms/h/d stay apart as sent."""
-    labels = dict(sorted((label_name(key), value) for key, value in tags))  # sorted: the greatest value wins
-    return metric_name(name), kind, tuple(labels.items())
+    memo = (name, kind, tags)
+    key = _SERIES_KEYS.get(memo)
+    if key is None:
+        labels = dict(sorted((label_name(k), value) for k, value in tags))  # sorted: the greatest value wins
+        key = _SERIES_KEYS.put(memo, (metric_name(name), kind, tuple(labels.items())))
+    return key
 
 
 @dataclass(slots=True)

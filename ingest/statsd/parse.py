@@ -21,6 +21,9 @@ Choices:
   - Sample rates must be in (0, 1]; they are kept on the Metric and applied by the aggregator.
   - Names are kept as sent; making them Prometheus-valid is the aggregator's job.
   - A line is all or nothing: if one of its values is bad, none of them is kept.
+  - A name, tag key or tag value longer than ingest's limits (ingest/validate.py: 256, 128 and 2048
+    characters) refuses its line here, not at the next flush: the aggregator would otherwise hold
+    the doomed series, and its caches their strings, until then.
 Lines are split with str.partition/split — no regex per line — and tag lists, which repeat on
 nearly every line, are parsed once and cached.
 """
@@ -32,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ingest.statsd.config import DEFAULT_CONFIG, StatsdConfig
+from ingest.validate import Limits
 
 RAW_BYTES = 1024
 KIND_NAMES = {"c": "counter", "g": "gauge", "ms": "timer", "h": "histogram", "s": "set", "d": "distribution"}
@@ -39,6 +43,8 @@ _FLOAT_CHARS = frozenset("0123456789.eE+-")  # float() also takes "nan", "inf", 
 _NON_METRICS = ("_sc|", "_e{")
 _IGNORED_FIELDS = ("c:", "e:", "card:")  # DogStatsD container id, external data, cardinality
 _CACHED_TAGS_CHARS = 512  # longer tag lists are parsed each time: the cache must not hold big strings
+_LIMITS = Limits()  # sanitizing never shortens a name or key, so longer than these is refused downstream too
+_MAX_NAME, _MAX_KEY, _MAX_VALUE = _LIMITS.max_name_len, _LIMITS.max_label_name_len, _LIMITS.max_label_value_len
 
 
 class LineSyntaxError(ValueError):
@@ -130,6 +136,8 @@ def _parse_line(text: str, append: Callable[[Metric], None], max_tags: int) -> N
         raise LineSyntaxError(f"missing ':' after the name '{name[:80]}': expected 'name:value|type'")
     if not name:
         raise LineSyntaxError("empty metric name")
+    if len(name) > _MAX_NAME:
+        raise LineSyntaxError(f"metric name '{name[:40]}…' is {len(name)} characters (limit {_MAX_NAME})")
     fields = rest.split("|")
     if len(fields) < 2:
         raise LineSyntaxError(f"missing '|' between the value and the type of '{name[:80]}'")
@@ -240,6 +248,10 @@ def _tags(text: str) -> tuple[tuple[str, str], ...]:
         key, colon, value = tag.partition(":")
         if not key:
             raise LineSyntaxError(f"tag '{tag[:40]}' has an empty key")
+        if len(key) > _MAX_KEY:
+            raise LineSyntaxError(f"tag key '{key[:40]}…' is {len(key)} characters (limit {_MAX_KEY})")
+        if len(value) > _MAX_VALUE:
+            raise LineSyntaxError(f"tag '{key[:40]}' value is {len(value)} characters (limit {_MAX_VALUE})")
         tags.append((key, value if colon else "true"))
     return tuple(tags)
 
