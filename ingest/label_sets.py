@@ -18,7 +18,7 @@ from ingest.validate import Limits, check_labels
 from kernel.bounded_cache import BoundedCache
 from schemas.series_id import labels_key
 
-MAX_BYTES = 128 * 1024 * 1024  # per memo (the checks, the keys): ~60k label sets of 10 labels of 20 characters
+MAX_BYTES = 256 * 1024 * 1024  # per memo (the checks, the keys): ~100k label sets of 10 labels of 20 characters
 _PAIR_BYTES = 170  # a (name, value) tuple and two str objects, beyond the characters themselves
 
 

@@ -36,7 +36,7 @@ _CACHED_NAME_CHARS = 256
 _CACHED_UNIT_CHARS = 64
 _NAMES_MAXSIZE = 16_384
 # Attribute sets by their wire bytes: the whole budget of AttributeSets, shared by its three memos.
-ATTRIBUTE_SETS_MAX_BYTES = 256 * 1024 * 1024
+ATTRIBUTE_SETS_MAX_BYTES = 512 * 1024 * 1024  # ~100k attribute sets kept whole (see remote_write/parse.py)
 _LIMITS = Limits()  # label sets refused under the default limits (too long, too many) are not cached
 
 
