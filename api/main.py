@@ -93,7 +93,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         app.state.live.start(asyncio.get_running_loop())
         yield
         await asyncio.to_thread(app.state.live.stop)
-        app.state.broker.stop()
+        await asyncio.to_thread(app.state.broker.stop)  # a describe in progress may take its timeout
         for task in refills:
             task.cancel()
             with suppress(asyncio.CancelledError):

@@ -65,7 +65,7 @@ def create_app(settings: IngestSettings, sources: Sources) -> FastAPI:
                     await task
             for listener in listeners:  # they flush what they aggregated while the publisher still runs
                 await listener.stop()
-            watch.stop()
+            await asyncio.to_thread(watch.stop)  # a describe in progress may take its timeout
 
     app = FastAPI(title="Vigil ingest", lifespan=lifespan,
                   description="Influx line protocol, Prometheus remote write, OTLP/HTTP and StatsD into Kafka.")

@@ -72,7 +72,7 @@ def create_app(settings: ConnectorsSettings, connectors: list[tuple[str, Connect
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            watch.stop()
+            await asyncio.to_thread(watch.stop)  # a describe in progress may take its timeout
 
     app = FastAPI(title="Vigil connectors", lifespan=lifespan)
     app.mount("/metrics", make_asgi_app())

@@ -5,64 +5,25 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-import redis.asyncio as aioredis
 
-from infra.demo.receiver import DemoReceiver
-from infra.kafka import make_producer
-from infra.retry import Backoff
-from infra.settings import NotifierSettings
-from notifier.dispatch import Decision, Dispatcher
-from notifier.idempotency import SentLedger, new_owner_id
-from notifier.limiter import Limiter
-from notifier.outbox import Outbox
+from notifier.dispatch import Decision
+from notifier.idempotency import SentLedger
 from notifier.receivers import ReceiverConfig
-from notifier.registry import build_receivers, close_receivers
 from schemas import codec
-from tests.harness import free_port
 from tests.kafka_io import TopicReader
+from tests.notifier import dispatching
 from tests.notifier.incidents import incident
 
 pytestmark = pytest.mark.integration
 KEY = "0123456789abcdef0123456789abcdef"
 
 
-@pytest.fixture
-def receiver():
-    r = DemoReceiver(free_port())
-    r.start()
-    yield r
-    r.stop()
-
-
 def run(vigil_env, receiver, body):
-    """`body(dispatcher, receivers, ledger, redis)` inside a loop with the notifier's real parts."""
+    """`body(dispatcher, integrations, ledger, redis)` with the team's three integrations on `receiver`."""
     config = ReceiverConfig(name="team", pagerduty_configs=({"routing_key": KEY, "url": receiver.pagerduty_url},),
                             slack_configs=({"api_url": receiver.url, "send_resolved": False},),
                             webhook_configs=({"url": receiver.webhook_url},))
-    settings = NotifierSettings(**{k.removeprefix("VIGIL_").lower(): v for k, v in vigil_env.env.items()})
-
-    async def main():
-        store = aioredis.Redis.from_url(vigil_env.env["VIGIL_REDIS_URL"])
-        ledger = SentLedger(store, vigil_env.prefix, new_owner_id())
-        await ledger.announce()
-        outbox, stop = Outbox(make_producer(settings), settings.topics), asyncio.Event()
-        dispatcher = Dispatcher(ledger, Limiter(store, vigil_env.prefix), outbox, Backoff(0.05, 0.1), 3, stop)
-        receivers = build_receivers([config], settings)
-
-        async def pump():
-            while not stop.is_set():
-                outbox.poll()
-                await asyncio.sleep(0.005)
-        pumping = asyncio.create_task(pump())
-        try:
-            return await body(dispatcher, receivers["team"].integrations, ledger, store)
-        finally:
-            stop.set()
-            await pumping
-            outbox.flush(10)
-            await close_receivers(receivers)
-            await store.aclose()
-    return asyncio.run(main())
+    return dispatching.run(vigil_env, config, body)
 
 
 async def deliver_all(dispatcher, integrations, note):

@@ -26,14 +26,6 @@ KEY = "0123456789abcdef0123456789abcdef"  # PagerDuty routing keys are 32 charac
 OTHER_KEY = "fedcba9876543210fedcba9876543210"
 
 
-@pytest.fixture
-def receiver():
-    r = DemoReceiver(free_port())
-    r.start()
-    yield r
-    r.stop()
-
-
 def config(receiver: DemoReceiver) -> str:
     return f"""
 route: {{receiver: team}}

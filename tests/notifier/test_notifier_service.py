@@ -32,14 +32,6 @@ def publish(settings, *notes) -> None:
     assert producer.flush(10) == 0
 
 
-@pytest.fixture
-def receiver():
-    r = DemoReceiver(free_port())
-    r.start()
-    yield r
-    r.stop()
-
-
 def start_notifier(vigil_env, receiver, name="notifier"):
     port = free_port()
     return vigil_env.start("notifier", health_port=port, name=name, extra_env={

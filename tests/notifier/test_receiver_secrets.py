@@ -12,22 +12,15 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import redis.asyncio as aioredis
 
 from infra.cli import _logging
-from infra.demo.receiver import WEBHOOK, DemoReceiver
-from infra.kafka import make_producer
-from infra.retry import Backoff
-from infra.settings import NotifierSettings
-from notifier.dispatch import Decision, Dispatcher
-from notifier.idempotency import SentLedger, new_owner_id
-from notifier.limiter import Limiter
-from notifier.outbox import Outbox
+from infra.demo.receiver import WEBHOOK
+from notifier.dispatch import Decision
 from notifier.receivers import ReceiverConfig
-from notifier.registry import build_receivers, close_receivers
 from schemas import codec
 from tests.harness import free_port
 from tests.kafka_io import TopicReader
+from tests.notifier import dispatching
 from tests.notifier.incidents import incident
 
 pytestmark = pytest.mark.integration
@@ -36,14 +29,6 @@ WEBHOOK_TOKEN = "whTOKEN5e1f0c9a7b3d"
 SLACK_TOKEN = "xoxSLACK8c2d4e6f0a1b"
 ECHO_TOKEN = "echoTOKEN3a9b7c1d5e"
 TOKENS = (WEBHOOK_TOKEN, SLACK_TOKEN, ECHO_TOKEN)
-
-
-@pytest.fixture
-def receiver():
-    r = DemoReceiver(free_port())
-    r.start()
-    yield r
-    r.stop()
 
 
 class _Echo(BaseHTTPRequestHandler):
@@ -87,32 +72,11 @@ def notifier_logging(caplog):
 
 def deliver(vigil_env, config: ReceiverConfig) -> dict[str, Decision]:
     """Deliver one incident to every integration of `config` with the notifier's real parts."""
-    settings = NotifierSettings(**{k.removeprefix("VIGIL_").lower(): v for k, v in vigil_env.env.items()})
-
-    async def main() -> dict[str, Decision]:
-        store = aioredis.Redis.from_url(vigil_env.env["VIGIL_REDIS_URL"])
-        ledger = SentLedger(store, vigil_env.prefix, new_owner_id())
-        await ledger.announce()
-        outbox, stop = Outbox(make_producer(settings), settings.topics), asyncio.Event()
-        dispatcher = Dispatcher(ledger, Limiter(store, vigil_env.prefix), outbox, Backoff(0.05, 0.1), 3, stop)
-        receivers = build_receivers([config], settings)
-
-        async def pump():
-            while not stop.is_set():
-                outbox.poll()
-                await asyncio.sleep(0.005)
-        pumping = asyncio.create_task(pump())
-        try:
-            results = {i.id: await dispatcher.deliver(incident(), i) for i in receivers[config.name].integrations}
-            await asyncio.gather(*(a for r in results.values() for a in r.acks))
-            return {where: r.decision for where, r in results.items()}
-        finally:
-            stop.set()
-            await pumping
-            outbox.flush(10)
-            await close_receivers(receivers)
-            await store.aclose()
-    return asyncio.run(main())
+    async def body(dispatcher, integrations, *_):
+        results = {i.id: await dispatcher.deliver(incident(), i) for i in integrations}
+        await asyncio.gather(*(a for r in results.values() for a in r.acks))
+        return {where: r.decision for where, r in results.items()}
+    return dispatching.run(vigil_env, config, body)
 
 
 def test_delivering_to_urls_with_tokens_logs_and_records_no_token(vigil_env, receiver, echo, notifier_logging):
