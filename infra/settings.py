@@ -143,6 +143,9 @@ class SinksSettings(CommonSettings):
     batch_max_wait_s: float = Field(0.2, gt=0)
     tsdb_timeout_s: float = Field(10.0, gt=0, description="one TSDB write request, connect + read")
     tsdb_max_lines_per_write: int = Field(50_000, ge=1, description="split larger batches into several requests")
+    tsdb_durable_after_s: float = Field(
+        15.0, ge=0, description="commit a TSDB write's offsets this long after it was acknowledged, when the store "
+        "has it on disk (VictoriaMetrics: about 10 s); 0 commits at once (sinks/durability.py)")
     sinks_backoff_initial_s: float = Field(0.5, gt=0, description="first delay before retrying a failed write")
     sinks_backoff_max_s: float = Field(30.0, gt=0)
 

@@ -1,8 +1,9 @@
-"""The loop every sink shares: consume a batch, decode, write, retry, commit after the write.
+"""The loop every sink shares: consume a batch, decode, write, retry, commit once the write is durable.
 
 Shaped after quix-streams' BatchingSink: a sink implements one `write(records)`; this module
 owns batching, retries and offset commits, so offsets are always committed after the write
-they stand for (https://quix.io/docs/quix-streams/connectors/sinks/custom-sinks.html).
+they stand for (https://quix.io/docs/quix-streams/connectors/sinks/custom-sinks.html), and
+after the store keeps it for good (sinks/durability.py).
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from infra.retry import Backoff, PermanentError, RetryableError, retry_forever
 from schemas.codec import DecodeError
 from sinks import metrics
+from sinks.durability import Unconfirmed, WrittenBatch
 
 log = logging.getLogger(__name__)
 
 
-_DONE: Future[bool] = Future()
-_DONE.set_result(True)  # the "write" of a batch whose records were all undecodable: commit its offsets
+_DONE: Future[float | None] = Future()
+_DONE.set_result(0.0)  # the "write" of a batch whose records were all undecodable: its offsets are committed too
 
 Decoder = Callable[[bytes], Any]
 """A topic's record decoder (a codec's `decode`, or `SeriesBatchCodec.columns`); raises DecodeError."""
@@ -59,6 +61,10 @@ class Sink(Protocol):
     """What a sink implements: store a batch idempotently, all of it or raise."""
 
     name: str
+    durable_after_s: float  # how long after its acknowledgement a write is on disk (0: at once)
+
+    def started_at(self) -> float | None:
+        """When the store last started (unix seconds), None if it does not tell; raises StoreUnreachable."""
 
     def write(self, records: list[Consumed]) -> int:
         """Store every record (raise WriteFailed/WriteRejected); returns the rows or points written."""
@@ -96,18 +102,20 @@ class SinkLoop:
         self.max_messages = max_messages
         self.max_wait_s = max_wait_s
         self.backoff = backoff
+        self.unconfirmed = Unconfirmed(sink.name, sink.durable_after_s, sink.started_at)
         self._kafka_errors: set[str] = set()
 
     def run(self) -> None:
-        """Loop until stopped: the batch in hand is finished and committed, then the consumer leaves.
+        """Loop until stopped: the batch in hand is finished (committed if durable), then the consumer leaves.
 
         One write is in flight on a thread of its own while the next batch is fetched and decoded
-        (the store's answer is mostly waiting); a batch's offsets are committed once its write
-        returned, and the next write starts only then, so commits follow writes in order.
+        (the store's answer is mostly waiting); the next write starts only once it returned, so
+        batches are written in order. A written batch is committed once the store keeps it for good;
+        when the store restarted meanwhile, the consumer seeks back and the batches are written again.
         """
         self.consumer.subscribe(list(self.decoders))
         writer = ThreadPoolExecutor(1, thread_name_prefix=f"sink-{self.sink.name}-write")
-        in_flight: tuple[Future[bool], list[TopicPartition]] | None = None
+        in_flight: tuple[Future[float | None], dict, dict] | None = None
         try:
             while not self.stop.is_set():
                 messages = self.consumer.consume(num_messages=self.max_messages, timeout=self.max_wait_s)
@@ -115,28 +123,44 @@ class SinkLoop:
                     if not self._finish(*in_flight):
                         break
                     in_flight = None
+                if in_flight is None and self._settle():
+                    continue  # rewound: what was just consumed comes again
                 if not messages:
                     continue
-                records, offsets = self._decode(messages)
-                in_flight = (writer.submit(self._write, records) if records else _DONE, offsets)
-            if in_flight is not None:
-                self._finish(*in_flight)
+                records, first, offsets = self._decode(messages)
+                in_flight = (writer.submit(self._write, records) if records else _DONE, first, offsets)
+            if in_flight is None or self._finish(*in_flight):
+                self._settle()  # what is durable by now; the rest is read again at the next start
         finally:
             writer.shutdown(wait=True)
             self.consumer.close()
             self.sink.close()
 
-    def _finish(self, written: Future[bool], offsets: list[TopicPartition]) -> bool:
-        """Wait for a write; commit its offsets if it succeeded. False: stopping while the write still fails."""
-        if not written.result():
+    def _finish(self, written: Future[float | None], first: dict, offsets: dict) -> bool:
+        """Wait for a write; hand it to the unconfirmed batches if it succeeded. False: stopping while it still fails."""
+        at = time.time() if written is _DONE else written.result()
+        if at is None:
             log.warning("%s: stopping while the write still fails; its offsets stay uncommitted", self.sink.name)
             return False
-        self._commit(offsets)
+        self.unconfirmed.add(WrittenBatch(at, first, offsets))
         return True
 
-    def _decode(self, messages: list[Message]) -> tuple[list[Consumed], list[TopicPartition]]:
-        """Decoded records, and the offsets to commit once they are written (undecodable ones included)."""
+    def _settle(self) -> bool:
+        """Commit what is durable now; True when the store restarted and the consumer was sent back instead."""
+        settled = self.unconfirmed.settle()
+        self._commit(settled.commit)
+        for position in settled.rewind:
+            try:
+                self.consumer.seek(position)
+            except KafkaException as exc:  # no longer ours (a rebalance): its new owner reads from the commit
+                log.warning("%s: could not seek back to %s: %s", self.sink.name, position, exc)
+        return bool(settled.rewind)
+
+    def _decode(self, messages: list[Message]) -> tuple[list[Consumed], dict, dict]:
+        """Decoded records, each partition's first offset, and the offsets to commit once they are written
+        (undecodable ones included)."""
         records: list[Consumed] = []
+        first_offsets: dict[tuple[str, int], int] = {}
         next_offsets: dict[tuple[str, int], int] = {}
         bad: list[str] = []
         for msg in messages:
@@ -144,6 +168,7 @@ class SinkLoop:
                 self._kafka_error(msg)
                 continue
             topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+            first_offsets.setdefault((topic, partition), offset)
             next_offsets[(topic, partition)] = offset + 1
             try:
                 records.append(Consumed(topic, partition, offset, self.decoders[topic](msg.value() or b"")))
@@ -153,7 +178,7 @@ class SinkLoop:
             # A producer bug or a hostile client: skip the record, never stop the sink for it.
             metrics.UNDECODABLE.labels(self.sink.name).inc(len(bad))
             log.error("%s: skipped %d undecodable records; first: %s", self.sink.name, len(bad), bad[0])
-        return records, [TopicPartition(t, p, o) for (t, p), o in next_offsets.items()]
+        return records, first_offsets, next_offsets
 
     def _kafka_error(self, msg: Message) -> None:
         # Log each kind of consumer error once; librdkafka repeats them while the cause lasts.
@@ -162,13 +187,13 @@ class SinkLoop:
             self._kafka_errors.add(text)
             log.warning("%s: consumer error: %s", self.sink.name, text)
 
-    def _write(self, records: list[Consumed]) -> bool:
-        """Write until it works; False only when stopping while the write still fails."""
+    def _write(self, records: list[Consumed]) -> float | None:
+        """Write until it works; when it was acknowledged (wall clock), None only when stopping while it still fails."""
         try:
             write_isolating(self._write_retrying, records, self._drop)
         except RetryableError:
-            return False  # retry_forever re-raises it only once `stop` is set
-        return True
+            return None  # retry_forever re-raises it only once `stop` is set
+        return time.time()
 
     def _write_retrying(self, records: list[Consumed]) -> None:
         name = self.sink.name

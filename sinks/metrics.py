@@ -18,3 +18,5 @@ CACHE_BYTES = Gauge("vigil_sink_cache_bytes", "Bytes held by the TSDB sink's ser
                     "bounded in bytes)", ["cache"], multiprocess_mode="livesum")
 CACHE_EVICTIONS = Counter("vigil_sink_cache_evictions_total", "Entries the TSDB sink's series-prefix cache dropped "
                           "to stay within its byte or entry budget", ["cache"])
+REWINDS = Counter("vigil_sink_rewinds_total", "Times the store restarted with acknowledged batches not yet durable: "
+                  "the sink read them again", ["sink"])

@@ -141,12 +141,16 @@ class PostgresSink:
     """Writes AlertEvents, IncidentEvents and Deliveries, one transaction per batch, with batched statements."""
 
     name = "postgres"
+    durable_after_s = 0.0  # a committed transaction is on disk (synchronous_commit, the stack's durable mode)
 
     def __init__(self, dsn: str, topics: Topics, connect_timeout_s: int = 10) -> None:
         self._dsn = dsn
         self._topics = topics
         self._connect_timeout_s = connect_timeout_s
         self._conn: psycopg.Connection | None = None
+
+    def started_at(self) -> float | None:
+        return None  # not needed: what Postgres acknowledged survives its restart
 
     def write(self, records: list[Consumed]) -> int:
         """Store the batch in one transaction; returns the number of records handed to Postgres."""

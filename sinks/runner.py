@@ -29,7 +29,8 @@ def build_loops(settings: SinksSettings, stop: threading.Event) -> list[SinkLoop
         return SinkLoop(sink, consumer, decoders, stop, max_messages=settings.batch_max_messages,
                         max_wait_s=settings.batch_max_wait_s, backoff=backoff)
 
-    tsdb = TsdbSink(settings.tsdb_url, timeout_s=settings.tsdb_timeout_s, max_lines=settings.tsdb_max_lines_per_write)
+    tsdb = TsdbSink(settings.tsdb_url, timeout_s=settings.tsdb_timeout_s, max_lines=settings.tsdb_max_lines_per_write,
+                    durable_after_s=settings.tsdb_durable_after_s)
     postgres = PostgresSink(settings.postgres_dsn.get_secret_value(), topics)
     metrics = {topics.metrics: codec.SeriesBatchCodec().columns}
     if settings.metrics_v1_topic:  # the transition: drain what was written to the v1 topic too

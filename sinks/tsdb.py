@@ -7,6 +7,9 @@ same lines. Line protocol: https://docs.influxdata.com/influxdb/v2/reference/syn
 
 from __future__ import annotations
 
+import re
+import urllib.error
+import urllib.request
 from collections.abc import Iterable
 
 import urllib3.exceptions
@@ -19,6 +22,7 @@ from schemas.records import MetricBatch, Sample
 from schemas.series_batch import Columns
 from sinks import metrics
 from sinks.base import Consumed, WriteFailed, WriteRejected
+from sinks.durability import StoreUnreachable
 
 # Measurement names escape commas and spaces, tag keys and values also `=`. Backslash is escaped
 # too: "two contiguous backslashes, the first is an escape" (a value ending in `\` would otherwise
@@ -38,6 +42,7 @@ _PREFIX_CACHE_MAX = 1_000_000  # series; a clear costs one rebuild per live seri
 _PREFIX_CACHE_MAX_BYTES = 256 * 1024 * 1024
 _PREFIX_ENTRY_BYTES = 150  # dict slot, key int / tuple, str header
 PREFIX_CACHE = "series_prefix"  # the `cache` label of vigil_sink_cache_*
+_START_TIME = re.compile(r"^process_start_time_seconds ([0-9.e+]+)$", re.MULTILINE)
 
 
 def series_prefix(name: str, labels: dict[str, str]) -> str:
@@ -144,9 +149,11 @@ class TsdbSink:
 
     name = "tsdb"
 
-    def __init__(self, url: str, timeout_s: float, max_lines: int) -> None:
+    def __init__(self, url: str, timeout_s: float, max_lines: int, durable_after_s: float = 15.0) -> None:
         # urllib3 retries stay off (the client's default): the sink loop owns retries and backoff.
         self._client = InfluxDBClient(url=url, token="unused", org="vigil", timeout=int(timeout_s * 1000))
+        self._metrics_url = url.rstrip("/") + "/metrics"
+        self.durable_after_s = durable_after_s  # sinks/durability.py
         self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
         self._encoder = LineEncoder()
         self._max_lines = max_lines
@@ -167,6 +174,18 @@ class TsdbSink:
             except (InfluxDBError, urllib3.exceptions.HTTPError, OSError) as exc:
                 raise classify(exc) from exc
         return len(lines)
+
+    def started_at(self) -> float | None:
+        """The store's `process_start_time_seconds` (VictoriaMetrics, InfluxDB 2), None if it has none."""
+        try:
+            with urllib.request.urlopen(self._metrics_url, timeout=5) as resp:
+                text = resp.read().decode(errors="replace")
+        except urllib.error.HTTPError:
+            return None  # no /metrics here: trust durable_after_s alone
+        except OSError as exc:
+            raise StoreUnreachable(str(exc)) from exc
+        match = _START_TIME.search(text)
+        return float(match.group(1)) if match else None
 
     def close(self) -> None:
         """Close the HTTP client."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from infra import routes_cli
 from infra.cli import app
 from streams.incidents.config import load_alerting_config, read_yaml
 from streams.incidents.routing import match_routes
@@ -25,6 +26,9 @@ EXAMPLE_ENV = {"VIGIL_PD_KEY": "pd-key", "VIGIL_SLACK_URL": "http://127.0.0.1:9/
 
 def vigil(*args: str, env: dict[str, str] | None = None):
     """`vigil routes ARGS` in-process; stdout and stderr apart."""
+    # The consoles were made when infra.cli was first imported, perhaps by another test: COLUMNS below
+    # reaches them only if that was here. Set the width they would have had.
+    routes_cli.console.width = routes_cli.report.width = 250
     return CliRunner().invoke(app, ["routes", *args], env={"COLUMNS": "250", "NO_COLOR": "1", **(env or {})})
 
 

@@ -12,9 +12,10 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from infra.migrate import migrate
+from infra.stack.parts import Postgres
 from schemas import codec
 from tests.harness import wait_until
-from tests.ingest.own_postgres import running_postgres
+from tests.own_servers import running
 from tests.ingest.test_influx_http import samples_in_kafka
 from tests.kafka_io import TopicReader
 
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def own_postgres(stack):
     """A Postgres of this test's own, that it may stop and start."""
-    yield from running_postgres(stack)
+    yield from running(stack, Postgres)
 
 
 DEVICES = {"web-1": {"team": "payments"}, "web-2": {"team": "search"}, "pump-3": {"site": "plant-1"}}
@@ -50,8 +51,8 @@ def metric(http, name: str) -> float:
 
 def test_a_postgres_outage_writes_new_hosts_unenriched_at_once_and_known_hosts_keep_their_labels(
         start_ingest, own_postgres):
-    register(own_postgres.dsn)
-    with start_ingest(max_body_bytes=1024 * 1024, VIGIL_POSTGRES_DSN=own_postgres.dsn,
+    register(own_postgres.address)
+    with start_ingest(max_body_bytes=1024 * 1024, VIGIL_POSTGRES_DSN=own_postgres.address,
                       VIGIL_DEVICE_CACHE_TTL_S="1") as (http, env):
         assert write(http, "cpu,host=web-1 usage=1") == 204  # web-1 is read while the registry is up
         own_postgres.stop()

@@ -11,8 +11,9 @@ import pytest
 
 from api.keys import KeyStore
 from ingest import stored_tokens
+from infra.stack.parts import Postgres
 from tests.harness import create_key, free_port
-from tests.ingest.own_postgres import running_postgres
+from tests.own_servers import running
 from tests.ingest.test_influx_http import samples_in_kafka
 
 pytestmark = pytest.mark.integration
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def own_postgres(stack):
     """A Postgres of this test's own, that it may stop and start."""
-    yield from running_postgres(stack)
+    yield from running(stack, Postgres)
 
 
 REFRESHED_S = stored_tokens.REFRESH_S + 2  # long enough for ingest to have re-read the stored tokens
@@ -84,8 +85,8 @@ def test_a_bad_auth_mode_stops_ingest_naming_the_variable(vigil_env):
 
 
 def test_a_postgres_outage_during_the_refresh_keeps_the_tokens_in_force(start_ingest, own_postgres):
-    token = create_key(own_postgres.dsn, "ingest", "edge")
-    with start_ingest(max_body_bytes=1024 * 1024, VIGIL_POSTGRES_DSN=own_postgres.dsn) as (http, env):
+    token = create_key(own_postgres.address, "ingest", "edge")
+    with start_ingest(max_body_bytes=1024 * 1024, VIGIL_POSTGRES_DSN=own_postgres.address) as (http, env):
         assert write(http).status_code == 401 and write(http, token).status_code == 204
         own_postgres.stop()
         try:

@@ -20,7 +20,7 @@ from sinks.base import Consumed
 from sinks.tsdb import TsdbSink
 from tests.harness import free_port, wait_until
 from tests.sinks.kafka_offsets import committed, merge_ends, produce
-from tests.sinks.test_tsdb_sink import expected, metric_batches, stored_when_complete, tsdb_group
+from tests.sinks.test_tsdb_sink import COMMIT_SOON, expected, metric_batches, stored_when_complete, tsdb_group
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +65,7 @@ def test_a_batch_published_twice_is_stored_once(vigil_env):
     topic = vigil_env.settings.topics.metrics
     ends = merge_ends(produce(vigil_env.settings, topic, records), produce(vigil_env.settings, topic, records))
     port = free_port()
-    vigil_env.start("sinks", health_port=port, extra_env={"VIGIL_SINKS_HEALTH_PORT": str(port)})
+    vigil_env.start("sinks", health_port=port, extra_env={"VIGIL_SINKS_HEALTH_PORT": str(port), **COMMIT_SOON})
 
     wait_until(lambda: committed(vigil_env.settings, tsdb_group(vigil_env), topic, ends) == ends,
                message="offsets committed past both copies")

@@ -17,6 +17,10 @@ from tests.sinks.kafka_offsets import committed, metric, produce
 
 pytestmark = pytest.mark.integration
 
+# These tests are about what is committed, not when: commit a second after the write rather than after
+# the 15 s the store may take to have it on disk (test_tsdb_durability.py is about that).
+COMMIT_SOON = {"VIGIL_TSDB_DURABLE_AFTER_S": "1"}
+
 
 def metric_batches(vigil_env, name: str) -> tuple[list[Sample], list[tuple[bytes, bytes, int]]]:
     """Samples of 8 series with labels that need escaping, grouped into one MetricBatch per partition."""
@@ -81,7 +85,7 @@ def test_samples_are_stored_exactly_and_offsets_committed(vigil_env):
     samples, records = metric_batches(vigil_env, name)
     ends = produce(vigil_env.settings, vigil_env.settings.topics.metrics, records)
     port = free_port()
-    vigil_env.start("sinks", health_port=port, extra_env={"VIGIL_SINKS_HEALTH_PORT": str(port)})
+    vigil_env.start("sinks", health_port=port, extra_env={"VIGIL_SINKS_HEALTH_PORT": str(port), **COMMIT_SOON})
 
     wait_until(lambda: committed(vigil_env.settings, tsdb_group(vigil_env), vigil_env.settings.topics.metrics,
                                  ends) == ends, message="offsets committed up to the end of what was produced")
@@ -97,7 +101,7 @@ def test_unreachable_tsdb_commits_nothing_logs_once_and_loses_nothing(vigil_env)
     port = free_port()
     down = vigil_env.start("sinks", health_port=port, name="sinks-no-tsdb", extra_env={
         "VIGIL_SINKS_HEALTH_PORT": str(port), "VIGIL_TSDB_URL": f"http://127.0.0.1:{closed_port()}",
-        "VIGIL_SINKS_BACKOFF_INITIAL_S": "0.1", "VIGIL_SINKS_BACKOFF_MAX_S": "0.2"})
+        "VIGIL_SINKS_BACKOFF_INITIAL_S": "0.1", "VIGIL_SINKS_BACKOFF_MAX_S": "0.2", **COMMIT_SOON})
 
     wait_until(lambda: metric(port, "vigil_sink_write_failures_total", sink="tsdb", reason="unreachable") >= 5,
                message="several failed write attempts")
@@ -112,7 +116,7 @@ def test_unreachable_tsdb_commits_nothing_logs_once_and_loses_nothing(vigil_env)
 
     # Pointed at the real store again, the sink writes everything it could not write before.
     port = free_port()
-    vigil_env.start("sinks", health_port=port, extra_env={"VIGIL_SINKS_HEALTH_PORT": str(port)})
+    vigil_env.start("sinks", health_port=port, extra_env={"VIGIL_SINKS_HEALTH_PORT": str(port), **COMMIT_SOON})
     wait_until(lambda: committed(vigil_env.settings, tsdb_group(vigil_env), topic, ends) == ends,
                message="offsets committed once the TSDB is reachable")
     assert stored_when_complete(vigil_env, name, samples) == expected(samples)
