@@ -104,7 +104,7 @@ def _evaluation_lag_watcher(settings: IngestSettings, pipeline: Pipeline, admiss
 
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
     return GroupWatcher(admin, settings.streams_group, settings.topics.metrics, pipeline.publisher.accepted_offsets,
-                        on_lag, settings.ingest_lag_poll_s)
+                        on_lag, settings.ingest_lag_poll_s, stall_s=settings.ingest_evaluation_stall_s)
 
 
 def _registry() -> CollectorRegistry:

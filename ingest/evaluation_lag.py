@@ -11,6 +11,12 @@ Each ingest process judges from its own records only. Offsets of one partition a
 order, and the processes' records interleave on every partition, so any process that is writing
 sees (within its own write interval) the same age as one that knew every record; one that is not
 writing has nothing to refuse.
+
+Shedding exists to let a worker that is evaluating catch up. A partition whose committed offset has
+not moved for `stall_s` while our records there wait longer than that is not being caught up on
+(a worker that hangs, or one that evaluated our last records and does not commit them until more
+come): refusing writes for it would only stop ingest, and with ingest refusing, no record would come
+to move the offset. Such a partition is left out of the lag (logged) until its offset moves again.
 """
 
 from __future__ import annotations
@@ -56,20 +62,26 @@ class AcceptedOffsets:
         if len(marks) > self._max_marks:  # the age then reads at most max_marks × resolution: still over any bound
             marks.popleft()
 
-    def unevaluated_since(self, committed: dict[int, int]) -> float | None:
+    def unevaluated_since(self, committed: dict[int, int], skip: frozenset[int] = frozenset()) -> float | None:
         """When the oldest of our records not yet evaluated was acknowledged (None: every one was).
 
         `committed` maps a partition to the next offset the group will evaluate; a partition the group
         has no offset for has evaluated none of ours. Marks wholly below their offset are dropped.
+        Partitions in `skip` (stalled) are left out.
         """
         oldest = None
-        for partition, marks in self._marks.items():
-            next_offset = committed.get(partition, 0)
-            while marks and marks[0][0] < next_offset:
-                marks.popleft()
-            if marks and (oldest is None or marks[0][1] < oldest):
-                oldest = marks[0][1]
+        for partition in self._marks:
+            since = self.oldest(partition, committed.get(partition, 0))
+            if since is not None and partition not in skip and (oldest is None or since < oldest):
+                oldest = since
         return oldest
+
+    def oldest(self, partition: int, next_offset: int) -> float | None:
+        """When our oldest record at or past `next_offset` of `partition` was acknowledged (marks below dropped)."""
+        marks = self._marks.get(partition)
+        while marks and marks[0][0] < next_offset:
+            marks.popleft()
+        return marks[0][1] if marks else None
 
     def __len__(self) -> int:
         return sum(len(marks) for marks in self._marks.values())
@@ -83,25 +95,58 @@ class GroupProgress:
     committed: dict[int, int]  # partition of the metrics topic → next offset it will evaluate
 
 
-def evaluation_lag_s(progress: GroupProgress | None, offsets: AcceptedOffsets, now: float) -> float | None:
+def evaluation_lag_s(progress: GroupProgress | None, offsets: AcceptedOffsets, now: float,
+                     stalled: frozenset[int] = frozenset()) -> float | None:
     """Seconds of our accepted data not yet evaluated; None when nobody evaluates (the signal is off)."""
     if progress is None or not progress.live or not progress.committed:
         return None
-    since = offsets.unevaluated_since(progress.committed)
+    since = offsets.unevaluated_since(progress.committed, skip=stalled)
     return 0.0 if since is None else max(0.0, now - since)
+
+
+class Stalls:
+    """Partitions the group does not move on while our records there wait: left out of the lag (see above)."""
+
+    def __init__(self, stall_s: float) -> None:
+        self.stall_s = stall_s
+        self._moved: dict[int, tuple[int, float]] = {}  # partition → (committed offset, when it was first seen)
+        self.stalled: frozenset[int] = frozenset()
+
+    def update(self, progress: GroupProgress | None, offsets: AcceptedOffsets, now: float) -> frozenset[int]:
+        """The stalled partitions now, after reading the group's `progress` at `now` (monotonic seconds)."""
+        stalled = set()
+        for partition, offset in (progress.committed if progress else {}).items():
+            seen = self._moved.get(partition)
+            if seen is None or seen[0] != offset:
+                self._moved[partition] = (offset, now)
+                continue
+            waiting_since = offsets.oldest(partition, offset)
+            if waiting_since is not None and now - max(seen[1], waiting_since) >= self.stall_s:
+                stalled.add(partition)
+        if stalled != self.stalled:
+            if stalled - self.stalled:
+                log.warning("the streams worker has not moved on metrics partition(s) %s for %.0f s while records of "
+                            "ours wait there: not shedding load for them until it does",
+                            sorted(stalled - self.stalled), self.stall_s)
+            if self.stalled - stalled:
+                log.info("the streams worker moves on metrics partition(s) %s again", sorted(self.stalled - stalled))
+            self.stalled = frozenset(stalled)
+        return self.stalled
 
 
 class GroupWatcher:
     """Reads the streams group's state and committed offsets every `interval_s`, off the request path."""
 
     def __init__(self, admin: AdminClient, group: str, topic: str, offsets: AcceptedOffsets,
-                 on_lag: Callable[[float | None], None], interval_s: float, timeout_s: float = 5.0) -> None:
+                 on_lag: Callable[[float | None], None], interval_s: float, stall_s: float = 10.0,
+                 timeout_s: float = 5.0) -> None:
         self._admin = admin
         self._group = group
         self._topic = topic
         self._offsets = offsets
         self._on_lag = on_lag
         self._interval_s = interval_s
+        self._stalls = Stalls(stall_s)
         self._timeout_s = timeout_s
         self._last_error: str | None = None
 
@@ -133,5 +178,7 @@ class GroupWatcher:
                 if self._last_error is not None:
                     log.info("reading the streams group %s again", self._group)
                     self._last_error = None
-            self._on_lag(evaluation_lag_s(progress, self._offsets, time.monotonic()))
+            now = time.monotonic()
+            stalled = self._stalls.update(progress, self._offsets, now)
+            self._on_lag(evaluation_lag_s(progress, self._offsets, now, stalled))
             await asyncio.sleep(self._interval_s)

@@ -25,16 +25,17 @@ class OwnServer:
     """One server (Tansu, Postgres, Redis or VictoriaMetrics) on a free port, under the session's state dir.
 
     Tansu keeps everything in memory: a restart is a broker that forgot every topic, record and offset.
-    The others keep their data dir across restarts, as the embedded stack's do.
+    The others keep their data dir across restarts, as the embedded stack's do; `durable` runs them as
+    `vigil up` does (Postgres with fsync, Redis with its append-only file), else as the test session's.
     """
 
-    def __init__(self, stack: StackSettings, kind: type[Part]) -> None:
+    def __init__(self, stack: StackSettings, kind: type[Part], durable: bool = False) -> None:
         port = free_port()
         state = stack.state_dir / f"own-{kind.__name__.lower()}-{port}"
         state.mkdir(mode=0o755)
         state.chmod(0o755)  # the postgres user must reach its data dir
         port_field, self.variable = KINDS[kind]
-        self.settings = stack.model_copy(update={port_field: port, "state_dir": state, "durable": False})
+        self.settings = stack.model_copy(update={port_field: port, "state_dir": state, "durable": durable})
         self.part = kind(self.settings)
         self.part.prepare()
         self.process = ManagedProcess(name=f"own-{self.part.name}", argv=self.part.argv(), env=self.part.env(),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +14,7 @@ import pytest
 from infra.demo.receiver import DemoReceiver
 from infra.process import ManagedProcess
 from infra.stack.parts import Tansu
-from tests.harness import VigilEnv, free_port, new_env, wait_until
+from tests.harness import VigilEnv, free_port, new_env
 from tests.own_servers import running
 
 
@@ -106,4 +108,9 @@ def write(ingest: httpx.Client, lines: list[str]) -> int:
 def written(ingest: httpx.Client, lines: list[str], timeout: float = 60) -> None:
     """Write as a sender does: a refusal (a 503 while a worker takes over, no answer while ingest is down)
     is retried until 204."""
-    wait_until(lambda: write(ingest, lines) == 204, timeout=timeout, interval=0.5, message=f"{lines} written")
+    deadline = time.monotonic() + timeout
+    answers: list[int] = []
+    while (answer := write(ingest, lines)) != 204:
+        answers.append(answer)
+        assert time.monotonic() < deadline, f"{lines} not written within {timeout} s; ingest answered {Counter(answers)}"
+        time.sleep(0.5)

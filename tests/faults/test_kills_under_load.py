@@ -34,8 +34,8 @@ KILLED = ("ingest", "sinks", "streams", "notifier", "api", "tsdb", "postgres", "
 
 @pytest.fixture
 def servers(stack):
-    """A broker, Postgres, Redis and VictoriaMetrics of the test's own: it kills them."""
-    own = {name: OwnServer(stack, kind) for name, kind in SERVERS.items()}
+    """A broker, Postgres, Redis and VictoriaMetrics of the test's own, run as `vigil up` runs them: it kills them."""
+    own = {name: OwnServer(stack, kind, durable=True) for name, kind in SERVERS.items()}
     for server in own.values():
         server.start()
     yield own
@@ -170,6 +170,6 @@ def test_kill_9_of_any_part_loses_no_acknowledged_sample_and_pages_once(pipeline
               f"an alert raised meanwhile paged {recovery.paged_s:5.1f} s after the kill")
     for name in KILLED:
         for when in ("across", "during"):
-            assert pipeline.pages(f"{when}-{name}") == ["FIRING", "RESOLVED"], (when, name, pipeline.page_log())
+            assert pipeline.pages(f"{when}-{name}") == ["FIRING", "RESOLVED"], (when, name, pipeline.pages(f"{when}-{name}"))
     for name in SERVICES:
         assert pipeline.health(name) == 200, name

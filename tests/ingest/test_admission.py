@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ingest import metrics
 from ingest.admission import Admission, Reason
-from ingest.evaluation_lag import AcceptedOffsets, GroupProgress, evaluation_lag_s
+from ingest.evaluation_lag import AcceptedOffsets, GroupProgress, Stalls, evaluation_lag_s
 
 
 def shed_count(protocol: str, reason: str) -> float:
@@ -96,3 +96,36 @@ def test_no_streams_worker_turns_the_signal_off():
     assert evaluation_lag_s(None, offsets, now=100.0) is None  # the group never committed
     assert evaluation_lag_s(GroupProgress(live=False, committed={0: 0}), offsets, now=100.0) is None  # it left
     assert evaluation_lag_s(GroupProgress(live=True, committed={}), offsets, now=100.0) is None
+
+
+def lag_with_stalls(stalls: Stalls, progress: GroupProgress, offsets: AcceptedOffsets, now: float) -> float | None:
+    """What the group watcher hands the admission: the lag without the stalled partitions."""
+    return evaluation_lag_s(progress, offsets, now, stalls.update(progress, offsets, now))
+
+
+def test_a_partition_the_group_does_not_move_on_stops_counting_until_it_moves():
+    """Ingest refusing for a partition the worker does not commit would wait forever: no record comes to move it."""
+    offsets = AcceptedOffsets(resolution_s=0.05)
+    offsets.acked(0, 7, 100.0)  # our last records before the refusals began
+    offsets.acked(1, 3, 100.0)
+    stalls = Stalls(stall_s=10)
+    stuck = GroupProgress(True, {0: 7, 1: 3})
+    assert lag_with_stalls(stalls, stuck, offsets, now=101.0) == 1.0
+    assert lag_with_stalls(stalls, stuck, offsets, now=105.0) == 5.0  # a worker catching up gets its time
+    assert lag_with_stalls(stalls, stuck, offsets, now=111.0) == 0.0  # neither moved for 10 s: shedding stops
+    assert stalls.stalled == {0, 1}
+    moved = GroupProgress(True, {0: 7, 1: 4})  # partition 1 evaluated our record; 0 still stuck
+    assert lag_with_stalls(stalls, moved, offsets, now=112.0) == 0.0
+    assert stalls.stalled == {0}
+    offsets.acked(1, 9, 112.0)  # a new record on partition 1 counts again, from its own age
+    assert lag_with_stalls(stalls, moved, offsets, now=113.0) == 1.0
+
+
+def test_a_partition_idle_for_long_is_not_stalled_by_a_fresh_record():
+    offsets = AcceptedOffsets(resolution_s=0.05)
+    stalls = Stalls(stall_s=10)
+    progress = GroupProgress(True, {0: 5})
+    assert lag_with_stalls(stalls, progress, offsets, now=100.0) == 0.0
+    offsets.acked(0, 5, 200.0)  # the first record in 100 s: its own age counts, not the offset's
+    assert lag_with_stalls(stalls, progress, offsets, now=203.0) == 3.0
+    assert stalls.stalled == frozenset()
