@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicCollection
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicCollection
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from infra.settings import CommonSettings
 from kernel.broker_watch import BrokerWatch
+
+log = logging.getLogger(__name__)
 
 # Tansu holds a group join for half the session timeout (STACK.md): keep it short.
 GROUP_TIMEOUTS = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}
@@ -35,6 +38,10 @@ class RenewableProducer:
 
     After the embedded broker restarted empty, an idempotent producer's state (producer id, sequence
     numbers) is void there: its next batch fails with a fatal OUT_OF_ORDER_SEQUENCE_NUMBER (measured).
+
+    A producer that hits a fatal error renews itself too: a broker killed with a produce request in
+    flight answers the retry UNKNOWN_PRODUCER_ID, which poll() raises as fatal (measured); the dead
+    producer would refuse every later record.
     """
 
     def __init__(self, make: Callable[[], Producer]) -> None:
@@ -45,10 +52,41 @@ class RenewableProducer:
         """Swap in a fresh producer; what the old one still held was never acknowledged, so it fails now."""
         old, self.current = self.current, self._make()
         old.purge()
-        old.poll(0)  # serve the purged messages' delivery reports: their callers hear at once
-        old.flush(0)
+        try:
+            old.poll(0)  # serve the purged messages' delivery reports: their callers hear at once
+            old.flush(0)
+        except KafkaException:
+            pass  # a producer in a fatal state raises it again; its reports were served before
 
-    def __getattr__(self, name: str):  # produce, poll, flush, purge, list_topics… of the current producer
+    def poll(self, timeout: float = -1) -> int:
+        try:
+            return self.current.poll(timeout)
+        except KafkaException as exc:
+            self._renew_if_fatal(exc)
+            return 0
+
+    def produce(self, *args, **kwargs) -> None:
+        try:
+            self.current.produce(*args, **kwargs)
+        except KafkaException as exc:
+            self._renew_if_fatal(exc)
+            self.current.produce(*args, **kwargs)
+
+    def flush(self, timeout: float = -1) -> int:
+        try:
+            return self.current.flush(timeout)
+        except KafkaException as exc:
+            self._renew_if_fatal(exc)
+            return self.current.flush(timeout)
+
+    def _renew_if_fatal(self, exc: KafkaException) -> None:
+        error = exc.args[0] if exc.args else None
+        if not isinstance(error, KafkaError) or not error.fatal():
+            raise exc
+        log.warning("Kafka producer failed for good (%s): a new one takes its place", error.str())
+        self.renew()
+
+    def __getattr__(self, name: str):  # purge, list_topics, len… of the current producer
         return getattr(self.current, name)
 
     def __len__(self) -> int:

@@ -56,6 +56,8 @@ def create_app(settings: IngestSettings, sources: Sources) -> FastAPI:
             state["publisher"] = pipeline.publisher
             state["watch"] = watch = broker_watch(settings)
             watch.on_reset(pipeline.publisher.producer.renew)  # its idempotence state is void on the new broker
+            # Offsets start again at 0 on the new topic: old marks would read as never evaluated (503 for good).
+            watch.on_reset(pipeline.publisher.accepted_offsets.forget)
             watch.start()
             state["scrapers"] = [listener for listener in listeners if isinstance(listener, Scraper)]
             yield

@@ -83,6 +83,13 @@ class AcceptedOffsets:
             marks.popleft()
         return marks[0][1] if marks else None
 
+    def partitions(self) -> set[int]:
+        return set(self._marks)
+
+    def forget(self) -> None:
+        """The metrics topic was re-created (the broker restarted empty): our offsets on it mean nothing now."""
+        self._marks = {}
+
     def __len__(self) -> int:
         return sum(len(marks) for marks in self._marks.values())
 
@@ -115,7 +122,9 @@ class Stalls:
     def update(self, progress: GroupProgress | None, offsets: AcceptedOffsets, now: float) -> frozenset[int]:
         """The stalled partitions now, after reading the group's `progress` at `now` (monotonic seconds)."""
         stalled = set()
-        for partition, offset in (progress.committed if progress else {}).items():
+        committed = progress.committed if progress else {}
+        for partition in committed.keys() | offsets.partitions():
+            offset = committed.get(partition, 0)  # none committed: it evaluated none of ours
             seen = self._moved.get(partition)
             if seen is None or seen[0] != offset:
                 self._moved[partition] = (offset, now)

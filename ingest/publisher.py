@@ -8,6 +8,7 @@ raises Backpressure (→ 429); when the broker does not ack in time, KafkaUnavai
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +21,8 @@ from schemas import codec
 from schemas.records import MetricBatch, Reject, Sample
 from schemas.series_id import SERIES_ID_MASK
 from schemas.topics import Topics
+
+log = logging.getLogger(__name__)
 
 
 class Backpressure(RetryableError):
@@ -50,9 +53,14 @@ class Publisher:
         self._poller.start()
 
     def _poll(self) -> None:
-        # Delivery reports are served by poll(); a dedicated thread keeps the event loop free.
+        # Delivery reports are served by poll(); a dedicated thread keeps the event loop free. It must
+        # never die: without it no write is ever answered (a fatal producer error renews the producer).
         while self._running:
-            self._producer.poll(0.05)
+            try:
+                self._producer.poll(0.05)
+            except Exception:
+                log.exception("serving Kafka delivery reports failed; going on")
+                time.sleep(0.05)
 
     async def publish(self, samples: list[Sample], source: str, accepted_at_ms: int) -> int:
         """Publish samples (series_id already set); returns how many; raises on backpressure/outage."""

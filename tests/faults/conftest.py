@@ -15,6 +15,7 @@ from infra.demo.receiver import DemoReceiver
 from infra.process import ManagedProcess
 from infra.stack.parts import Tansu
 from tests.harness import VigilEnv, free_port, new_env
+from tests.kafka_io import close_readers
 from tests.own_servers import running
 
 
@@ -30,6 +31,7 @@ def broker_env(stack, own_broker) -> VigilEnv:
     env = new_env(stack, kafka_bootstrap=own_broker.address)
     yield env
     show_logs(env)
+    close_readers()  # before the broker goes: a reader left open retries it for the rest of the session
     env.stop_all()
 
 

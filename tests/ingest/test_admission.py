@@ -129,3 +129,23 @@ def test_a_partition_idle_for_long_is_not_stalled_by_a_fresh_record():
     offsets.acked(0, 5, 200.0)  # the first record in 100 s: its own age counts, not the offset's
     assert lag_with_stalls(stalls, progress, offsets, now=203.0) == 3.0
     assert stalls.stalled == frozenset()
+
+
+def test_offsets_of_a_topic_the_broker_forgot_are_forgotten_too():
+    """After the broker restarted empty, offsets start at 0 again: old marks would read as never evaluated."""
+    offsets = AcceptedOffsets(resolution_s=0.05)
+    offsets.acked(0, 500, 10.0)
+    offsets.forget()
+    offsets.acked(0, 0, 20.0)
+    assert evaluation_lag_s(GroupProgress(True, {0: 1}), offsets, now=21.0) == 0.0
+
+
+def test_a_partition_the_group_never_committed_can_stall_too():
+    offsets = AcceptedOffsets(resolution_s=0.05)
+    offsets.acked(3, 40, 100.0)
+    stalls = Stalls(stall_s=10)
+    progress = GroupProgress(True, {0: 5})  # the group commits partition 0, never 3
+    assert lag_with_stalls(stalls, progress, offsets, now=101.0) == 1.0  # the watcher reads every second
+    assert lag_with_stalls(stalls, progress, offsets, now=105.0) == 5.0
+    assert lag_with_stalls(stalls, progress, offsets, now=111.0) == 0.0
+    assert stalls.stalled == {3}
