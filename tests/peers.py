@@ -6,12 +6,12 @@ import shutil
 from pathlib import Path
 
 from infra.process import ManagedProcess
-from infra.stack.parts import tcp_open
+from infra.stack.parts import SBIN, tcp_open
 from tests.harness import free_port, wait_http, wait_until
 
 
 def _which(program: str) -> str:
-    path = shutil.which(program)
+    path = shutil.which(program) or shutil.which(program, path=SBIN)  # mosquitto is in /usr/sbin
     if path is None:  # a missing peer fails the test (STYLE.md): install it, don't skip
         raise AssertionError(f"{program} is not installed; `make test` installs it (infra/bootstrap.sh)")
     return path

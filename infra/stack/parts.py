@@ -50,8 +50,12 @@ def postmaster_pid(pgdata: Path) -> int | None:
     return pid if pid_alive(pid) else None
 
 
+# Debian installs daemons such as mosquitto in /usr/sbin, which only root's PATH has.
+SBIN = os.pathsep.join(("/usr/local/sbin", "/usr/sbin", "/sbin"))
+
+
 def _which(binary: str, package: str) -> str:
-    path = shutil.which(binary)
+    path = shutil.which(binary) or shutil.which(binary, path=SBIN)
     if path is None:
         raise StackError(f"{binary} not found: install the Debian package '{package}' (make up does)")
     return path
