@@ -161,6 +161,10 @@ def test_a_notifier_killed_mid_send_pages_once(vigil_env, receiver, tmp_path):
     first, _ = start_notifier(vigil_env, receiver, tmp_path, name="n1")
     publish(vigil_env.settings, incident("inc-k"))
     wait_until(lambda: receiver.pd_events and receiver.pages and receiver.webhooks, message="all three on the wire")
+    # The webhook is answered at once: kill only once its delivery is recorded, or it is in doubt too.
+    deliveries(vigil_env).wait_for(lambda r: ("team/webhook/0", "DELIVERED") in {(d["receiver"], d["status"]) for d in r},
+                                   timeout=30, what="the webhook delivered")
+    time.sleep(0.5)  # its sent-marker follows the Delivery record by one Redis round trip (notifier/dispatch.py)
     first.popen.send_signal(signal.SIGKILL)
     first.popen.wait(10)
     _, metrics_url = start_notifier(vigil_env, receiver, tmp_path, name="n2")
