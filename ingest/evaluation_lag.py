@@ -70,7 +70,7 @@ class AcceptedOffsets:
         Partitions in `skip` (stalled) are left out.
         """
         oldest = None
-        for partition in self._marks:
+        for partition in list(self._marks):  # a copy: the delivery-report thread may add a partition meanwhile
             since = self.oldest(partition, committed.get(partition, 0))
             if since is not None and partition not in skip and (oldest is None or since < oldest):
                 oldest = since
