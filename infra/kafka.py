@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicCollection
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -39,17 +38,28 @@ class RenewableProducer:
     After the embedded broker restarted empty, an idempotent producer's state (producer id, sequence
     numbers) is void there: its next batch fails with a fatal OUT_OF_ORDER_SEQUENCE_NUMBER (measured).
 
-    A producer that hits a fatal error renews itself too: a broker killed with a produce request in
-    flight answers the retry UNKNOWN_PRODUCER_ID, which poll() raises as fatal (measured); the dead
-    producer would refuse every later record.
+    A producer that hits a fatal error renews itself too, whether poll() raises it or its error_cb
+    reports it: a broker killed with a produce request in flight answers the retry UNKNOWN_PRODUCER_ID,
+    a fatal error (measured); the dead producer would fail every later record.
     """
 
-    def __init__(self, make: Callable[[], Producer]) -> None:
-        self._make = make
-        self.current = make()
+    def __init__(self, config: dict) -> None:
+        self._config = config
+        self._fatal: KafkaError | None = None  # reported by the current producer's error_cb
+        self.current = self._make()
+
+    def _make(self) -> Producer:
+        producer: Producer | None = None
+
+        def on_error(error: KafkaError) -> None:  # served by poll(), on the thread that polls
+            if error.fatal() and producer is self.current:
+                self._fatal = error
+        producer = Producer({**self._config, "error_cb": on_error})
+        return producer
 
     def renew(self) -> None:
         """Swap in a fresh producer; what the old one still held was never acknowledged, so it fails now."""
+        self._fatal = None
         old, self.current = self.current, self._make()
         old.purge()
         try:
@@ -60,10 +70,13 @@ class RenewableProducer:
 
     def poll(self, timeout: float = -1) -> int:
         try:
-            return self.current.poll(timeout)
+            served = self.current.poll(timeout)
         except KafkaException as exc:
             self._renew_if_fatal(exc)
             return 0
+        if self._fatal is not None:  # reported, not raised: the producer fails every record from now on
+            self._renew_if_fatal(KafkaException(self._fatal))
+        return served
 
     def produce(self, *args, **kwargs) -> None:
         try:
@@ -95,7 +108,7 @@ class RenewableProducer:
 
 def make_producer(settings: CommonSettings, **extra) -> RenewableProducer:
     """An idempotent producer (producer_config) that the process's broker watch can renew."""
-    return RenewableProducer(lambda: Producer(producer_config(settings, **extra)))
+    return RenewableProducer(producer_config(settings, **extra))
 
 
 def make_consumer(settings: CommonSettings, group: str, **extra) -> Consumer:

@@ -111,8 +111,15 @@ def written(ingest: httpx.Client, lines: list[str], timeout: float = 60) -> None
     """Write as a sender does: a refusal (a 503 while a worker takes over, no answer while ingest is down)
     is retried until 204."""
     deadline = time.monotonic() + timeout
-    answers: list[int] = []
-    while (answer := write(ingest, lines)) != 204:
-        answers.append(answer)
-        assert time.monotonic() < deadline, f"{lines} not written within {timeout} s; ingest answered {Counter(answers)}"
+    answers: Counter[str] = Counter()
+    while True:
+        try:
+            resp = ingest.post("/write", content="\n".join(lines) + "\n", timeout=15)
+        except httpx.HTTPError as exc:
+            answers[type(exc).__name__] += 1
+        else:
+            if resp.status_code == 204:
+                return
+            answers[f"{resp.status_code} {resp.text[:120]}"] += 1
+        assert time.monotonic() < deadline, f"{lines} not written within {timeout} s; ingest answered {answers}"
         time.sleep(0.5)
