@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 _DONE: Future[float | None] = Future()
-_DONE.set_result(0.0)  # the "write" of a batch whose records were all undecodable: its offsets are committed too
+_DONE.set_result(None)  # the "write" of a batch whose records were all undecodable (_finish stamps it done now)
 
 Decoder = Callable[[bytes], Any]
 """A topic's record decoder (a codec's `decode`, or `SeriesBatchCodec.columns`); raises DecodeError."""

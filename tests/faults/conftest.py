@@ -99,27 +99,26 @@ def running_pipeline(vigil_env: VigilEnv, data_dir: Path) -> Iterator[Pipeline]:
     receiver.stop()
 
 
+def answer(ingest: httpx.Client, lines: list[str]) -> tuple[int, str]:
+    """One attempt: the status ingest answered and what it said (0 and the error when it could not be reached)."""
+    try:
+        resp = ingest.post("/write", content="\n".join(lines) + "\n", timeout=15)
+    except httpx.HTTPError as exc:
+        return 0, type(exc).__name__
+    return resp.status_code, resp.text[:120]
+
+
 def write(ingest: httpx.Client, lines: list[str]) -> int:
     """One attempt: the status ingest answered, 0 when it could not be reached."""
-    try:
-        return ingest.post("/write", content="\n".join(lines) + "\n", timeout=15).status_code
-    except httpx.HTTPError:
-        return 0
+    return answer(ingest, lines)[0]
 
 
 def written(ingest: httpx.Client, lines: list[str], timeout: float = 60) -> None:
     """Write as a sender does: a refusal (a 503 while a worker takes over, no answer while ingest is down)
     is retried until 204."""
     deadline = time.monotonic() + timeout
-    answers: Counter[str] = Counter()
-    while True:
-        try:
-            resp = ingest.post("/write", content="\n".join(lines) + "\n", timeout=15)
-        except httpx.HTTPError as exc:
-            answers[type(exc).__name__] += 1
-        else:
-            if resp.status_code == 204:
-                return
-            answers[f"{resp.status_code} {resp.text[:120]}"] += 1
+    answers: Counter[tuple[int, str]] = Counter()
+    while (got := answer(ingest, lines))[0] != 204:
+        answers[got] += 1
         assert time.monotonic() < deadline, f"{lines} not written within {timeout} s; ingest answered {answers}"
         time.sleep(0.5)
