@@ -81,9 +81,9 @@ class IngestSettings(CommonSettings):
                                                "off too while no streams worker runs)")
     ingest_lag_poll_s: float = Field(1.0, gt=0, le=60, description="how often ingest reads the streams worker's "
                                      "committed offsets")
-    ingest_evaluation_stall_s: float = Field(10.0, gt=0, description="a metrics partition on which the streams "
-                                             "worker's committed offset has not moved for this long, while records "
-                                             "wait there, stops counting for the evaluation lag until it moves")
+    ingest_evaluation_stall_s: float = Field(10.0, gt=0, description="a metrics partition where the age of our "
+                                             "oldest unevaluated record has not fallen over this long stops counting "
+                                             "for the evaluation lag until the worker catches up there")
 
     @property
     def streams_group(self) -> str:

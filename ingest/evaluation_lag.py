@@ -12,11 +12,13 @@ order, and the processes' records interleave on every partition, so any process 
 sees (within its own write interval) the same age as one that knew every record; one that is not
 writing has nothing to refuse.
 
-Shedding exists to let a worker that is evaluating catch up. A partition whose committed offset has
-not moved for `stall_s` while our records there wait longer than that is not being caught up on
-(a worker that hangs, or one that evaluated our last records and does not commit them until more
-come): refusing writes for it would only stop ingest, and with ingest refusing, no record would come
-to move the offset. Such a partition is left out of the lag (logged) until its offset moves again.
+Shedding exists to let a worker that is evaluating catch up: while ingest refuses, nothing new
+arrives, so a worker at work makes the age of our oldest waiting record fall. A partition where that
+age did not fall over `stall_s` is not being caught up on (a worker that hangs, one that creeps a
+record at a time, one that evaluated our last records and does not commit them until more come):
+refusing writes for it would only stop ingest, and with ingest refusing, no record would come to
+move it on. Such a partition is left out of the lag (logged) until the worker has evaluated our
+records there, or the age falls over a later `stall_s`.
 """
 
 from __future__ import annotations
@@ -112,11 +114,12 @@ def evaluation_lag_s(progress: GroupProgress | None, offsets: AcceptedOffsets, n
 
 
 class Stalls:
-    """Partitions the group does not move on while our records there wait: left out of the lag (see above)."""
+    """Partitions where the age of our oldest waiting record did not fall over `stall_s`: left out of the lag."""
 
     def __init__(self, stall_s: float) -> None:
         self.stall_s = stall_s
-        self._moved: dict[int, tuple[int, float]] = {}  # partition → (committed offset, when it was first seen)
+        # partition → (when the current window began, when our oldest record then waiting was acknowledged)
+        self._windows: dict[int, tuple[float, float]] = {}
         self.stalled: frozenset[int] = frozenset()
 
     def update(self, progress: GroupProgress | None, offsets: AcceptedOffsets, now: float) -> frozenset[int]:
@@ -124,21 +127,29 @@ class Stalls:
         stalled = set()
         committed = progress.committed if progress else {}
         for partition in committed.keys() | offsets.partitions():
-            offset = committed.get(partition, 0)  # none committed: it evaluated none of ours
-            seen = self._moved.get(partition)
-            if seen is None or seen[0] != offset:
-                self._moved[partition] = (offset, now)
+            waiting_since = offsets.oldest(partition, committed.get(partition, 0))  # none committed: none evaluated
+            window = self._windows.get(partition)
+            if waiting_since is None:  # every record of ours there is evaluated
+                self._windows.pop(partition, None)
                 continue
-            waiting_since = offsets.oldest(partition, offset)
-            if waiting_since is not None and now - max(seen[1], waiting_since) >= self.stall_s:
+            if window is None:
+                self._windows[partition] = (now, waiting_since)
+                continue
+            began, waiting_then = window
+            if now - began < self.stall_s:
+                if partition in self.stalled:
+                    stalled.add(partition)
+                continue
+            if now - waiting_since >= began - waiting_then:  # the age did not fall: not being caught up on
                 stalled.add(partition)
+            self._windows[partition] = (now, waiting_since)
         if stalled != self.stalled:
             if stalled - self.stalled:
-                log.warning("the streams worker has not moved on metrics partition(s) %s for %.0f s while records of "
-                            "ours wait there: not shedding load for them until it does",
+                log.warning("the streams worker did not catch up on metrics partition(s) %s in %.0f s while records "
+                            "of ours wait there: not shedding load for them until it does",
                             sorted(stalled - self.stalled), self.stall_s)
             if self.stalled - stalled:
-                log.info("the streams worker moves on metrics partition(s) %s again", sorted(self.stalled - stalled))
+                log.info("the streams worker catches up on metrics partition(s) %s again", sorted(self.stalled - stalled))
             self.stalled = frozenset(stalled)
         return self.stalled
 

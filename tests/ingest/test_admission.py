@@ -121,6 +121,30 @@ def test_a_partition_the_group_does_not_move_on_stops_counting_until_it_moves():
     assert lag_with_stalls(stalls, moved, offsets, now=113.0) == 1.0
 
 
+def test_a_worker_that_creeps_is_stalled_too():
+    """Seen in the kill test: the commit moved a record now and then, never catching up; ingest refused for good."""
+    offsets = AcceptedOffsets(resolution_s=0.05)
+    for n in range(10):
+        offsets.acked(0, 10 * n, 100.0 + n)  # a record a second, 100–109 s
+    stalls = Stalls(stall_s=10)
+    assert lag_with_stalls(stalls, GroupProgress(True, {0: 0}), offsets, now=110.0) == 10.0
+    assert lag_with_stalls(stalls, GroupProgress(True, {0: 11}), offsets, now=115.0) == 13.0  # moved, still behind
+    assert lag_with_stalls(stalls, GroupProgress(True, {0: 21}), offsets, now=120.0) == 0.0  # 17 s old: not caught up
+    assert stalls.stalled == {0}
+    assert lag_with_stalls(stalls, GroupProgress(True, {0: 91}), offsets, now=121.0) == 0.0  # every one evaluated
+    assert stalls.stalled == frozenset()
+
+
+def test_a_worker_catching_up_is_never_stalled():
+    offsets = AcceptedOffsets(resolution_s=0.05)
+    for n in range(20):
+        offsets.acked(0, n, 100.0 + n)  # 20 s of records
+    stalls = Stalls(stall_s=10)
+    lags = [lag_with_stalls(stalls, GroupProgress(True, {0: 2 * k}), offsets, now=120.0 + k) for k in range(10)]
+    assert lags == [20.0 - k for k in range(10)]  # two seconds of records evaluated per second: the age falls
+    assert stalls.stalled == frozenset()
+
+
 def test_a_partition_idle_for_long_is_not_stalled_by_a_fresh_record():
     offsets = AcceptedOffsets(resolution_s=0.05)
     stalls = Stalls(stall_s=10)
