@@ -6,9 +6,10 @@ WORKDIR /app
 
 # Dependencies first, so a code change doesn't reinstall them.
 COPY pyproject.toml ./
-RUN mkdir ingest streams sinks notifier schemas api infra \
+RUN mkdir kernel ingest streams sinks notifier schemas api infra \
  && pip install --no-cache-dir . \
  && pip uninstall -y vigil
+COPY kernel kernel
 COPY ingest ingest
 COPY streams streams
 COPY sinks sinks

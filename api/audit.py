@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from api.auth import Principal
-from api.db import connection
+from kernel.db import connection
 from api.metrics import AUDIT_UNRECORDED
 
 log = logging.getLogger(__name__)

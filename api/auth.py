@@ -20,7 +20,7 @@ from fastapi import HTTPException
 from starlette.requests import HTTPConnection
 from psycopg_pool import PoolTimeout
 
-from api.keys import ApiKey, KeyStore, Role, digest, presented_key
+from kernel.keys import ApiKey, KeyStore, Role, digest, presented_key
 from api.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from psycopg_pool import AsyncConnectionPool
 
 from api.auth import Principal, require
-from api.keys import Role
+from kernel.keys import Role
 
 
 def _pool(request: Request) -> AsyncConnectionPool:

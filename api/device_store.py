@@ -18,7 +18,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from api.db import connection
+from kernel.db import connection
 
 SortKey = Literal["device_id", "updated_at"]
 

@@ -1,7 +1,7 @@
 """Operators' commands on incidents → the commands topic, on the incident's partition, acked by the broker.
 
 The streams worker keeps an incident's state on partition `incident_partition(key)`; the commands
-topic has the same partition count (infra.kafka.ensure_topics), so a command produced to that
+topic has the same partition count (kernel.kafka.ensure_topics), so a command produced to that
 partition explicitly is read by the worker that holds the incident. The API answers only once
 the broker acknowledged the command (acks=all): an accepted command is never dropped by us.
 """

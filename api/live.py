@@ -29,7 +29,7 @@ from confluent_kafka import OFFSET_END, TIMESTAMP_NOT_AVAILABLE, Consumer, Kafka
 
 from api.metrics import STREAM_EVENTS, STREAM_OVERFLOWS, STREAM_SUBSCRIBERS
 from api.models import AlertChange, IncidentChange
-from infra.kafka import FETCH_WAIT_MS
+from kernel.kafka import FETCH_WAIT_MS
 from schemas import codec
 from schemas.records import AlertEvent, IncidentEvent
 from schemas.topics import Topics

@@ -20,7 +20,7 @@ from starlette.requests import HTTPConnection
 from api import errors, openapi
 from api.auth import Authenticator, require
 from api.incident_commands import IncidentCommands
-from api.keys import KeyStore, Role
+from kernel.keys import KeyStore, Role
 from api.live import LiveFeed
 from api.metrics import RequestMetrics
 from api.publisher import producer_overrides
@@ -35,8 +35,8 @@ from api.routes import silences as silence_routes
 from api.rule_store import RuleStore
 from api.silence_store import SilenceStore
 from api.strict_params import strict_query
-from infra.kafka import broker_watch, make_producer
-from infra.settings import ApiSettings
+from kernel.kafka import broker_watch, make_producer
+from kernel.settings import ApiSettings
 
 log = logging.getLogger(__name__)
 STATEMENT_TIMEOUT_MS = 10_000

@@ -572,7 +572,7 @@ class ValidatedRule(BaseModel):
 
 def rule_spec_schema() -> dict:
     """JSON schema of a rule as the API takes it: the Rule model without `version`, durations as text too."""
-    from streams.rules import Rule
+    from kernel.rules import Rule
 
     schema = Rule.model_json_schema(by_alias=True)
     schema["properties"].pop("version", None)

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from api.auth import require
-from api.keys import Role
+from kernel.keys import Role
 from api.models import ApiError
 
 ERROR_SCHEMA = "ApiError"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from api.errors import BadParam
-from streams.matchers import MatcherError, compile_regex
+from kernel.matchers import MatcherError, compile_regex
 
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from confluent_kafka import KafkaException, Producer
 
-from infra.retry import RetryableError
+from kernel.retry import RetryableError
 
 PUBLISH_TIMEOUT_S = 10.0
 POLL_S = 0.05

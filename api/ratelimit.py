@@ -15,7 +15,7 @@ import math
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from api.keys import ApiKey
+from kernel.keys import ApiKey
 from api.metrics import RATE_LIMITED, RATE_UNCHECKED
 
 log = logging.getLogger(__name__)

@@ -14,10 +14,10 @@ from typing import Protocol
 
 from psycopg import AsyncCursor
 
-from infra.kafka import ensure_topics, topic_ids
-from infra.migrate import migrate
-from infra.retry import Backoff
-from infra.settings import ApiSettings
+from kernel.kafka import ensure_topics, topic_ids
+from kernel.migrate import migrate
+from kernel.retry import Backoff
+from kernel.settings import ApiSettings
 
 log = logging.getLogger(__name__)
 

@@ -26,12 +26,12 @@ from pydantic import ValidationError
 
 from api import publisher
 from api import republish
-from api.db import connection
+from kernel.db import connection
 from api.publisher import PUBLISH_TIMEOUT_S, NotAcked, Publisher, Record
 from schemas import codec
 from schemas.records import RuleRecord
 from schemas.topics import Topics
-from streams.rules import Rule
+from kernel.rules import Rule
 
 Action = Literal["created", "updated", "unchanged", "deleted"]
 DEFAULT_TYPE = Rule.model_fields["type"].default  # rule.spec() leaves defaults out

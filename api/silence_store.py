@@ -29,14 +29,14 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from api import republish
-from api.db import connection
+from kernel.db import connection
 from api.publisher import PUBLISH_TIMEOUT_S, Publisher, Record
 from api.rule_store import Unavailable
 from schemas import codec
 from schemas.records import SilenceMatcher, SilenceRecord
 from schemas.topics import Topics
-from streams.incidents.silences import State, matcher_of, state_at
-from streams.matchers import Matcher
+from kernel.alerting.silences import State, matcher_of, state_at
+from kernel.matchers import Matcher
 
 LIST_CHUNK = 500  # rows read per query while filtering by labels in Python (RE2 is not Postgres' regex)
 

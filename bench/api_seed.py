@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import httpx
 import psycopg
 
-from api.keys import KeyStore, Role
+from kernel.keys import KeyStore, Role
 
 DAY_S = 86_400
 HISTORY_DAYS = 30

@@ -17,7 +17,7 @@ import httpx
 
 from schemas import codec
 from infra.sandbox import VigilEnv, free_port
-from tests.kafka_io import TopicReader
+from infra.topic_reader import TopicReader
 
 CLIENTS = 4
 

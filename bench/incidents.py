@@ -24,14 +24,14 @@ import orjson
 import yaml
 
 from bench.http_load import cpu_seconds
-from infra.kafka import ensure_topics, make_producer
+from kernel.kafka import ensure_topics, make_producer
 from schemas.records import AlertEvent
 from schemas.series_id import fingerprint
-from streams.incidents.config import parse_alerting_config
+from kernel.alerting.config import parse_alerting_config
 from streams.incidents.engine import IncidentEngine
 from streams.incidents.memory_store import MemoryStore
-from streams.incidents.silences import SilenceIndex, Silence
-from streams.matchers import parse_matcher
+from kernel.alerting.silences import SilenceIndex, Silence
+from kernel.matchers import parse_matcher
 from infra.sandbox import VigilEnv, free_port
 
 GROUPS, ALERTS_PER_GROUP, CYCLES, BATCH = 1_000, 20, 5, 500

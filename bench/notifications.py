@@ -17,11 +17,11 @@ from pathlib import Path
 
 from bench.http_load import cpu_seconds
 from infra.demo.receiver import DemoReceiver
-from infra.kafka import make_producer
+from kernel.kafka import make_producer
 from infra.stack import Stack
 from schemas import codec
 from infra.sandbox import VigilEnv, drop_env, free_port, new_env
-from tests.notifier.incidents import alert, incident
+from schemas.examples import alert, incident
 
 KEYS, PAGES_PER_KEY = 1000, 1  # spread: 1,000 routing keys and 1,000 channels, one page each
 ONE_KEY_PAGES = 20

@@ -44,7 +44,7 @@ from infra.stack import Stack
 from infra.stack.stack import remove_state
 from streams.promql_import import translate
 from streams.query.groups import build_groups
-from streams.rules import Rule
+from kernel.rules import Rule
 
 INTERVALS = ("15s", "1s")
 RULES = query_fleet.JOBS * query_fleet.RULES_PER_GROUP

@@ -19,7 +19,7 @@ import httpx
 import yaml
 
 from bench.http_load import cpu_seconds
-from infra.kafka import ensure_topics, make_producer
+from kernel.kafka import ensure_topics, make_producer
 from schemas import codec
 from schemas.series_id import partition_for, series_id
 from infra.sandbox import VigilEnv, free_port

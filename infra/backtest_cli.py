@@ -28,7 +28,7 @@ def _when(argument: str, text: str, now_s: float) -> int:
     """Milliseconds of `now`, `-6h` / `now-6h`, unix seconds or an RFC 3339 time; exit 2 naming the argument."""
     from api.errors import BadParam
     from api.timerange import parse_time
-    from streams.rules import parse_duration
+    from kernel.rules import parse_duration
 
     given = text.strip()
     if given == "now":
@@ -55,7 +55,7 @@ def _iso(ms: int) -> str:
 
 def _rule_to_backtest(rule_id: str | None, file: Path | None, pick: str | None):
     """The rule of `--file` (by `--rule`/RULE_ID, or its only one), or the saved rule RULE_ID."""
-    from streams.rules import RuleError, parse_rule, read_rules_file
+    from kernel.rules import RuleError, parse_rule, read_rules_file
 
     if file is not None:
         try:

@@ -7,9 +7,10 @@ import os
 import sys
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+
+from infra.cli_settings import load_settings
 
 app = typer.Typer(help="Vigil: monitoring and alerting on Kafka.", no_args_is_help=True, add_completion=False)
 stack_app = typer.Typer(help="The embedded stack of real servers (Tansu, Postgres, Redis, VictoriaMetrics, Mosquitto).",
@@ -51,14 +52,7 @@ _add_keys_app()
 
 
 def _settings(cls):
-    """Load a settings class; a bad value stops the process with the variable at fault."""
-    try:
-        return cls()
-    except ValidationError as exc:
-        for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"])
-            console.print(f"[red]invalid setting VIGIL_{field.upper()}[/]: {err['msg']}")
-        raise typer.Exit(2) from None
+    return load_settings(cls, console)
 
 
 def _logging(level: str) -> None:
@@ -75,7 +69,7 @@ def _logging(level: str) -> None:
 @stack_app.command("up")
 def stack_up() -> None:
     """Start the embedded stack in the background (it keeps running after this command)."""
-    from infra.settings import StackSettings
+    from kernel.settings import StackSettings
     from infra.stack import Stack, StackError
 
     stack = Stack(_settings(StackSettings))
@@ -91,7 +85,7 @@ def stack_up() -> None:
 @stack_app.command("down")
 def stack_down() -> None:
     """Stop every server of the embedded stack started from this state dir."""
-    from infra.settings import StackSettings
+    from kernel.settings import StackSettings
     from infra.stack import Stack
 
     stopped = Stack(_settings(StackSettings)).down()
@@ -101,7 +95,7 @@ def stack_down() -> None:
 @stack_app.command("status")
 def stack_status() -> None:
     """Show each server: port, pid, health, log file."""
-    from infra.settings import StackSettings
+    from kernel.settings import StackSettings
     from infra.stack import Stack
 
     table = Table("part", "port", "pid", "health", "log")
@@ -118,7 +112,7 @@ def stack_status() -> None:
 def ingest() -> None:
     """Run the ingest HTTP server (Influx line protocol on /write and /api/v2/write)."""
     from infra.ingest_processes import CHILD_ENV, supervise
-    from infra.settings import IngestSettings
+    from kernel.settings import IngestSettings
 
     settings = _settings(IngestSettings)
     _logging(settings.log_level)
@@ -133,7 +127,7 @@ def ingest() -> None:
 @app.command()
 def streams() -> None:
     """Run a Faust worker evaluating alert rules."""
-    from infra.settings import StreamsSettings
+    from kernel.settings import StreamsSettings
     from streams.worker import run
 
     settings = _settings(StreamsSettings)
@@ -144,7 +138,7 @@ def streams() -> None:
 @app.command()
 def sinks() -> None:
     """Run the sinks: metrics → time-series store, alerts and deliveries → Postgres."""
-    from infra.settings import SinksSettings
+    from kernel.settings import SinksSettings
     from sinks.runner import run
 
     settings = _settings(SinksSettings)
@@ -155,7 +149,7 @@ def sinks() -> None:
 @app.command()
 def notifier() -> None:
     """Run the notifier: deliver pages to Slack-compatible webhooks."""
-    from infra.settings import NotifierSettings
+    from kernel.settings import NotifierSettings
     from notifier.service import run
 
     settings = _settings(NotifierSettings)
@@ -168,7 +162,7 @@ def connectors(ctx: typer.Context) -> None:
     """Run every connector of VIGIL_CONNECTORS_CONFIG (status on :8095/status)."""
     if ctx.invoked_subcommand is not None:
         return
-    from infra.settings import ConnectorsSettings
+    from kernel.settings import ConnectorsSettings
     from ingest.connectors.config import ConnectorsConfigError, load
     from ingest.connectors.registry import build, kinds
     from ingest.connectors.runtime import run
@@ -195,7 +189,7 @@ def connectors_status() -> None:
     import time
     import httpx
 
-    from infra.settings import ConnectorsSettings
+    from kernel.settings import ConnectorsSettings
 
     settings = _settings(ConnectorsSettings)
     try:
@@ -216,7 +210,7 @@ def connectors_status() -> None:
 def api() -> None:
     """Run the HTTP API for analysts (port 8080)."""
     from api.main import run
-    from infra.settings import ApiSettings
+    from kernel.settings import ApiSettings
 
     settings = _settings(ApiSettings)
     _logging(settings.log_level)
@@ -226,7 +220,7 @@ def api() -> None:
 @app.command()
 def up(demo: bool = typer.Option(True, help="feed demo traffic and run a local page receiver")) -> None:
     """Start the embedded stack and every Vigil process; show live what flows. Ctrl-C stops all."""
-    from infra.settings import StackSettings
+    from kernel.settings import StackSettings
     from infra.up import run_up
 
     raise typer.Exit(run_up(_settings(StackSettings), demo=demo, console=console))

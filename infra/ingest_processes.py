@@ -21,7 +21,7 @@ import tempfile
 import time
 
 from infra.process import die_with_parent
-from infra.settings import IngestSettings
+from kernel.settings import IngestSettings
 
 log = logging.getLogger(__name__)
 CHILD_ENV = "VIGIL_INGEST_CHILD"  # set in a child: serve on the shared port, don't supervise

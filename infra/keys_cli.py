@@ -33,12 +33,12 @@ def _run(work):
     """Migrate, then run `work(store)` on one connection; a store or connection error exits 1 with its message."""
     import psycopg
 
-    from api.keys import KeyChangeError, KeyStore
-    from infra.cli import _settings
-    from infra.migrate import migrate
-    from infra.settings import CommonSettings
+    from kernel.keys import KeyChangeError, KeyStore
+    from infra.cli_settings import load_settings
+    from kernel.migrate import migrate
+    from kernel.settings import CommonSettings
 
-    dsn = _settings(CommonSettings).postgres_dsn.get_secret_value()
+    dsn = load_settings(CommonSettings, console).postgres_dsn.get_secret_value()
 
     async def main():
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
@@ -63,7 +63,7 @@ def create(role: str = typer.Option(..., help="viewer, operator, admin, or inges
            burst: int | None = typer.Option(None, min=1, help="requests back to back (default: VIGIL_API_RATE_BURST)"),
            quiet: bool = typer.Option(False, "--quiet", "-q", help="print only the key")) -> None:
     """Create a key and print it once: only its SHA-256 is stored, it can't be shown again."""
-    from api.keys import Role
+    from kernel.keys import Role
 
     try:
         chosen = Role(role.lower())

@@ -17,7 +17,7 @@ report = Console(stderr=True)  # `import` without --output writes the file to st
 
 def _load(file: Path):
     """The validated config of FILE (env from os.environ); a bad file prints every problem and exits 1."""
-    from streams.incidents.config import AlertingConfigError, load_alerting_config
+    from kernel.alerting.config import AlertingConfigError, load_alerting_config
 
     try:
         return load_alerting_config(file)
@@ -34,7 +34,7 @@ def _target(config, name: str) -> str:
 
 def _describe(config, route) -> str:
     """One line of the tree: path, matchers, receiver, grouping, timings, policy, muting."""
-    from streams.incidents.routing import format_duration
+    from kernel.alerting.routing import format_duration
 
     matchers = "{" + ", ".join(str(m) for m in route.matchers) + "}" if route.matchers else "(every alert)"
     group = "all labels" if route.group_by_all else (", ".join(route.group_by) or "nothing (one group)")
@@ -90,8 +90,8 @@ def route_test(
     at: str = typer.Option(None, "--at", help="when, for muting and on-call (ISO 8601 with offset; default now)"),
 ) -> None:
     """Which routes and receivers an alert with these labels goes to (like `amtool config routes test`)."""
-    from streams.incidents.oncall import instant_ms
-    from streams.incidents.route_trace import receivers_reached, trace
+    from kernel.alerting.oncall import instant_ms
+    from kernel.alerting.route_trace import receivers_reached, trace
 
     alert: dict[str, str] = {}
     for arg in labels or []:
@@ -126,7 +126,7 @@ def import_alertmanager(
     """Translate an Alertmanager config into Vigil's alerting config; report every item left out and why."""
     import yaml
 
-    from streams.incidents.config import AlertingConfigError, parse_alerting_config, read_yaml
+    from kernel.alerting.config import AlertingConfigError, parse_alerting_config, read_yaml
 
     try:
         document, _ = read_yaml(file.read_text())

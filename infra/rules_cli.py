@@ -19,16 +19,10 @@ CLI_ACTOR = "cli"
 
 def store_settings():
     """CommonSettings from VIGIL_* (where Postgres and Kafka are); a bad value exits 2 naming it."""
-    from pydantic import ValidationError
+    from infra.cli_settings import load_settings
+    from kernel.settings import CommonSettings
 
-    from infra.settings import CommonSettings
-
-    try:
-        return CommonSettings()
-    except ValidationError as exc:
-        for err in exc.errors():
-            console.print(f"[red]invalid setting VIGIL_{'.'.join(map(str, err['loc'])).upper()}[/]: {err['msg']}")
-        raise typer.Exit(2) from None
+    return load_settings(CommonSettings, console)
 
 
 def run_with_store(write: bool, action):
@@ -40,7 +34,7 @@ def run_with_store(write: bool, action):
     from rich.markup import escape
 
     from api.rule_store import RuleStoreError, Unavailable
-    from infra.migrate import migrate
+    from kernel.migrate import migrate
 
     settings = store_settings()
     dsn = settings.postgres_dsn.get_secret_value()
@@ -48,7 +42,7 @@ def run_with_store(write: bool, action):
     try:
         migrate(dsn)
         if write:
-            from infra.kafka import ensure_topics
+            from kernel.kafka import ensure_topics
 
             ensure_topics(settings)
         return asyncio.run(_with_store(settings, dsn, write, action))
@@ -67,7 +61,7 @@ async def _with_store(settings, dsn: str, write: bool, action):
     from psycopg import AsyncConnection
 
     from api.rule_store import RuleStore, producer_overrides
-    from infra.kafka import make_producer
+    from kernel.kafka import make_producer
 
     producer = make_producer(settings, **producer_overrides()) if write else None
     async with await AsyncConnection.connect(dsn, autocommit=True) as conn:
@@ -100,7 +94,7 @@ def apply(
     prune: bool = typer.Option(False, "--prune", help="delete stored rules that are not in the file"),
 ) -> None:
     """Make the stored rules match FILE: create new ones, update changed ones, leave the rest (one transaction)."""
-    from streams.rules import RuleError, read_rules_file
+    from kernel.rules import RuleError, read_rules_file
 
     try:
         rules = read_rules_file(file)
@@ -156,7 +150,7 @@ def import_rules(
     from rich.markup import escape
 
     from streams.promql_import import translate_file
-    from streams.rules import RuleError
+    from kernel.rules import RuleError
 
     try:
         translation = translate_file(file)

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import psycopg
 
-from infra.kafka import delete_topics, ensure_topics
-from infra.migrate import migrate
+from kernel.kafka import delete_topics, ensure_topics
+from kernel.migrate import migrate
 from infra.process import ManagedProcess, pid_alive
-from infra.settings import CommonSettings, StackSettings
+from kernel.settings import CommonSettings, StackSettings
 from infra.stack import Stack
 from infra.stack.parts import RELOCATED_ROOT, postmaster_pid
 from infra.stack.stack import remove_state

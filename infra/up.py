@@ -20,10 +20,10 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from infra.kafka import ensure_topics
-from infra.migrate import migrate
+from kernel.kafka import ensure_topics
+from kernel.migrate import migrate
 from infra.process import ManagedProcess
-from infra.settings import CommonSettings, StackSettings
+from kernel.settings import CommonSettings, StackSettings
 from infra.stack import Stack, StackError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -182,7 +182,7 @@ def _demo_admin_key(dsn: str, path: Path) -> str:
     """The demo's admin key, kept in the state dir (0600) and reused while it is live; made once otherwise."""
     import asyncio
 
-    from api.keys import KeyStore, Role
+    from kernel.keys import KeyStore, Role
 
     async def ensure() -> str:
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:

@@ -16,9 +16,9 @@ from confluent_kafka.admin import AdminClient
 from fastapi.responses import JSONResponse
 from prometheus_client import REGISTRY, CollectorRegistry, make_asgi_app, multiprocess
 
-from infra.kafka import broker_watch, ensure_topics
-from infra.migrate import migrate
-from infra.settings import IngestSettings
+from kernel.kafka import broker_watch, ensure_topics
+from kernel.migrate import migrate
+from kernel.settings import IngestSettings
 from ingest import metrics
 from ingest.admission import Admission
 from ingest.assembly import kafka_health, pipeline_for

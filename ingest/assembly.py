@@ -16,8 +16,8 @@ from confluent_kafka import Producer
 from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 
-from infra.kafka import make_producer
-from infra.settings import IngestSettings
+from kernel.kafka import make_producer
+from kernel.settings import IngestSettings
 from kernel.broker_watch import BrokerWatch
 from ingest.auth import AuthMode, policy_of
 from ingest.cardinality import CardinalityLimiter

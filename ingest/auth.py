@@ -20,7 +20,7 @@ from weakref import WeakKeyDictionary
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.keys import presented_key
+from kernel.keys import presented_key
 from ingest import metrics
 from ingest.sources import Sources
 

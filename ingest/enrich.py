@@ -27,13 +27,12 @@ import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
 from ingest import metrics
+from kernel.device_cache import CACHE_KEY_PREFIX
 from schemas.records import Sample
 
 log = logging.getLogger(__name__)
 
 _MISSING = "{}"  # cached "not registered" marker, so unknown hosts don't hit Postgres every time
-# Redis key of one device's cached labels, + the device id; the API deletes it when the registry changes.
-CACHE_KEY_PREFIX = "{prefix}:device:"
 LOOKUP_TIMEOUT_S = 0.5  # the longest a write waits for Redis, and then for Postgres, before going on without
 RETRY_AFTER_S = 5.0     # a store that failed is left alone this long before it is asked again
 LOCAL_CACHE_MAX = 100_000

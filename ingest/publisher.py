@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from infra.retry import RetryableError
+from kernel.retry import RetryableError
 from ingest.evaluation_lag import AcceptedOffsets
 from schemas import codec
 from schemas.records import MetricBatch, Reject, Sample

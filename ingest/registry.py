@@ -11,7 +11,7 @@ from typing import Protocol
 
 from fastapi import APIRouter
 
-from infra.settings import IngestSettings
+from kernel.settings import IngestSettings
 from ingest.admission import Admission
 from ingest.influx import server as influx
 from ingest.otlp import server as otlp

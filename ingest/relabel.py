@@ -2,7 +2,7 @@
 
 https://prometheus.io/docs/prometheus/latest/configuration/configuration/#relabel_config
 Regexes are RE2, anchored at both ends, `.` matching newlines, as Prometheus compiles them
-(streams/matchers.compile_regex): the same rule means the same here, and matching an agent's
+(kernel/matchers.compile_regex): the same rule means the same here, and matching an agent's
 label values takes linear time whatever they hold (Python's `re` backtracks). A rule that
 doesn't compile is refused when the configuration is loaded; `__name__` is the metric name.
 """
@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from streams.matchers import MatcherError, compile_regex
+from kernel.matchers import MatcherError, compile_regex
 
 NAME = "__name__"
 _REFERENCE = re.compile(r"\$(?:(\d+)|\{(\w+)\}|([a-zA-Z_]\w*))")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from api.keys import KeyStore
+from kernel.keys import KeyStore
 from ingest.auth import policy_of
 from ingest.sources import Agent, Sources
 

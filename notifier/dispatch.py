@@ -19,7 +19,7 @@ from enum import Enum
 
 import redis
 
-from infra.retry import Backoff
+from kernel.retry import Backoff
 from notifier import metrics
 from notifier.idempotency import Entry, SentLedger, State
 from notifier.limiter import Limiter, wait_or_stop

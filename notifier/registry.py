@@ -7,13 +7,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from infra.settings import NotifierSettings
+from kernel.settings import NotifierSettings
 from notifier.limiter import PAGERDUTY_EVENTS_PER_MINUTE, SLACK_MESSAGES_PER_SECOND, Rate
 from notifier.outcome import Outcome
 from notifier.pagerduty.client import PagerDutyClient
-from notifier.receivers import IntegrationConfig, ReceiverConfig
+from kernel.alerting.receivers import IntegrationConfig, ReceiverConfig
 from notifier.slack.client import SlackClient
-from notifier.slack.config import SlackConfig
+from kernel.alerting.slack_config import SlackConfig
 from notifier.webhook.client import WebhookClient
 from schemas.records import Notification
 
@@ -92,7 +92,7 @@ def load_receivers(settings: NotifierSettings) -> list[ReceiverConfig]:
     if settings.alerting_config is None:
         return legacy_receivers(settings)
     # Imported here: the notifier needs only the receivers section, not the routing machinery.
-    from streams.incidents.config import load_alerting_config
+    from kernel.alerting.config import load_alerting_config
 
     return list(load_alerting_config(settings.alerting_config).receivers)
 

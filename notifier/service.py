@@ -17,10 +17,10 @@ import redis
 import redis.asyncio as aioredis
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
-from infra.health import serve_health
-from infra.kafka import broker_watch, ensure_topics, make_consumer, make_producer
-from infra.retry import Backoff
-from infra.settings import NotifierSettings
+from kernel.health import serve_health
+from kernel.kafka import broker_watch, ensure_topics, make_consumer, make_producer
+from kernel.retry import Backoff
+from kernel.settings import NotifierSettings
 from notifier import metrics
 from notifier.dispatch import DEAD_LETTER, Decision, Dispatcher, Result
 from notifier.idempotency import SentLedger, new_owner_id

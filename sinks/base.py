@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, Protocol
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
-from infra.retry import Backoff, PermanentError, RetryableError, retry_forever
+from kernel.retry import Backoff, PermanentError, RetryableError, retry_forever
 from schemas.codec import DecodeError
 from sinks import metrics
 from sinks.durability import Unconfirmed, WrittenBatch

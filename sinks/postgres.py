@@ -1,4 +1,4 @@
-"""Alert and incident transitions and delivery attempts → Postgres (tables of infra/migrations/).
+"""Alert and incident transitions and delivery attempts → Postgres (tables of kernel/migrations/).
 
 Every statement is idempotent on the record's natural key, so a redelivered batch changes
 nothing; `alerts` only ever moves forward to a newer transition (event time, then sequence), and

@@ -6,11 +6,11 @@ import logging
 import signal
 import threading
 
-from infra.health import serve_health
-from infra.kafka import ensure_topics, make_consumer
-from infra.migrate import migrate
-from infra.retry import Backoff
-from infra.settings import SinksSettings
+from kernel.health import serve_health
+from kernel.kafka import ensure_topics, make_consumer
+from kernel.migrate import migrate
+from kernel.retry import Backoff
+from kernel.settings import SinksSettings
 from schemas import codec
 from sinks.base import Decoder, Sink, SinkLoop
 from sinks.postgres import PostgresSink

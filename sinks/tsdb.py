@@ -17,7 +17,7 @@ from influxdb_client import InfluxDBClient, WritePrecision
 from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.write_api import SYNCHRONOUS
 
-from infra.retry import PermanentError, RetryableError
+from kernel.retry import PermanentError, RetryableError
 from schemas.records import MetricBatch, Sample
 from schemas.series_batch import Columns
 from sinks import metrics

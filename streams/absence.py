@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from streams.evaluate import AlertState
 from streams.lifecycle import Transition, resolve
-from streams.rules import Rule
+from kernel.rules import Rule
 
 
 def per_series(rule: Rule) -> bool:

@@ -9,7 +9,7 @@ import time
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 
-from infra.settings import StreamsSettings
+from kernel.settings import StreamsSettings
 from schemas import codec
 from schemas.topics import streams_group
 from streams import transport

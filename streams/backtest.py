@@ -24,7 +24,7 @@ from schemas.series_id import series_id
 from streams import absence
 from streams.evaluate import AlertState, alert_key, catch_up, event, new_state, observe
 from streams.lifecycle import Transition, new_life
-from streams.rules import WINDOW_TYPES, Rule
+from kernel.rules import WINDOW_TYPES, Rule
 
 SeriesChunk = tuple[dict[str, str], list[int], list[float]]  # labels (no __name__), timestamps (ms), values
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import httpx
 
 from streams.backtest import Replay, Row, SeriesChunk
-from streams.rules import Rule
+from kernel.rules import Rule
 
 EXPORT_PATH = "/api/v1/export"
 CHUNK_MS = 3600 * 1000  # one request per hour of data on long ranges

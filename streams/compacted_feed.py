@@ -21,7 +21,7 @@ from typing import Generic, TypeVar
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
-from infra.kafka import FETCH_WAIT_MS
+from kernel.kafka import FETCH_WAIT_MS
 from schemas import codec
 
 log = logging.getLogger(__name__)

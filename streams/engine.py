@@ -19,7 +19,7 @@ from streams import absence
 from streams.evaluate import (AlertContext, AlertState, Outcome, adopt, alert_key, catch_up, event, new_state,
                               observe, sample_event, state_event)
 from streams.lifecycle import LOOKBACK_MS, resolve
-from streams.rules import WINDOW_TYPES, Rule, RuleIndex
+from kernel.rules import WINDOW_TYPES, Rule, RuleIndex
 from streams.rules_feed import RulesFeed
 from streams.state import StateStore
 

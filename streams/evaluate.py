@@ -20,8 +20,8 @@ from schemas.records import AlertEvent, Sample
 from schemas.series_id import fingerprint
 from streams import anomaly, lifecycle, windows
 from streams.lifecycle import Life, Transition, advance, new_life
-from streams.rules import WINDOW_TYPES, Rule
-from streams.template import render_all
+from kernel.rules import WINDOW_TYPES, Rule
+from kernel.rule_template import render_all
 
 OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "==": operator.eq,
        "!=": operator.ne}

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Literal, NotRequired, TypedDict
 
-from streams.rules import Rule
+from kernel.rules import Rule
 
 Transition = Literal["FIRING", "RESOLVED"]
 

@@ -32,7 +32,7 @@ import promql_parser as promql
 import yaml
 from pydantic import ValidationError
 
-from streams.rules import WINDOW_TYPES, Rule, RuleError, validation_problems
+from kernel.rules import WINDOW_TYPES, Rule, RuleError, validation_problems
 
 # The parser recurses per nesting level and overflows the native stack (a crash, not an exception)
 # near 10,000 levels; a condition Vigil can evaluate is a selector and a number, far below this.

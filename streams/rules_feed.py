@@ -12,11 +12,11 @@ import json
 import logging
 from collections.abc import Callable
 
-from infra.settings import CommonSettings
+from kernel.settings import CommonSettings
 from schemas import codec
 from schemas.records import RuleRecord
 from streams.compacted_feed import CompactedFeed
-from streams.rules import Rule, RuleError, RuleIndex, parse_rule
+from kernel.rules import Rule, RuleError, RuleIndex, parse_rule
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,12 @@ import logging
 import time
 from collections.abc import Callable
 
-from infra.settings import CommonSettings
+from kernel.settings import CommonSettings
 from schemas import codec
 from schemas.records import SilenceRecord
 from streams.compacted_feed import CompactedFeed
-from streams.incidents.silences import SilenceIndex, silence_of
-from streams.matchers import MatcherError
+from kernel.alerting.silences import SilenceIndex, silence_of
+from kernel.matchers import MatcherError
 
 log = logging.getLogger(__name__)
 # A late alert transition (event time up to VIGIL_ALLOWED_LATENESS_S behind) may still be checked

@@ -17,7 +17,7 @@ from weakref import WeakKeyDictionary
 import faust
 from faust.transport.drivers import aiokafka as driver
 
-from infra.kafka import FETCH_WAIT_MS
+from kernel.kafka import FETCH_WAIT_MS
 
 
 class _ConsumerThread(driver.AIOKafkaConsumerThread):

@@ -7,17 +7,17 @@ import sys
 
 import faust
 
-from infra.kafka import broker_watch, ensure_topics
-from infra.settings import StreamsSettings
+from kernel.kafka import broker_watch, ensure_topics
+from kernel.settings import StreamsSettings
 from streams.app import build_app
 from streams import state_snapshot
 from streams.broker_reset import rewrite_changelogs
-from streams.incidents.config import AlertingConfigError
-from streams.incidents.config_source import ConfigSource
+from kernel.alerting.config import AlertingConfigError
+from kernel.alerting.config_source import ConfigSource
 from streams.incidents.engine import IncidentEngine
 from streams.incidents.inhibit import InhibitIndex
 from streams.incidents.inhibit_feed import InhibitFeed
-from streams.rules import RuleError, read_rules_file
+from kernel.rules import RuleError, read_rules_file
 from streams.rules_feed import RulesFeed
 from streams.silences_feed import SilencesFeed
 

@@ -12,7 +12,7 @@ import secrets
 import httpx
 import psycopg
 
-from infra.migrate import migrate
+from kernel.migrate import migrate
 from infra.sandbox import (REPO, VigilEnv, closed_port, drop_env, free_port, new_env, start_stack,
                            sweep_abandoned_stacks, wait_http, wait_until)
 
@@ -24,7 +24,7 @@ __all__ = ["REPO", "VigilEnv", "api_client", "closed_port", "create_key", "drop_
 
 def create_key(dsn: str, role: str, name: str | None = None, **kwargs) -> str:
     """A new API key (or ingest token, role "ingest") in the env's database, made as `vigil keys create` does."""
-    from api.keys import KeyStore, Role
+    from kernel.keys import KeyStore, Role
 
     async def make() -> str:
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:

@@ -11,7 +11,7 @@ import signal
 from collections.abc import Iterator
 
 from infra.process import ManagedProcess
-from infra.settings import StackSettings
+from kernel.settings import StackSettings
 from infra.stack.parts import Part, Postgres, Redis, Tansu, VictoriaMetrics
 from tests.harness import free_port, wait_until
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra import settings as settings_module
+from kernel import settings as settings_module
 from infra.stack.parts import DEDUP_FLAG
 
 ROOT = Path(__file__).resolve().parent.parent

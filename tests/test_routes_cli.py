@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from infra import routes_cli
 from infra.cli import app
-from streams.incidents.config import load_alerting_config, read_yaml
-from streams.incidents.routing import match_routes
+from kernel.alerting.config import load_alerting_config, read_yaml
+from kernel.alerting.routing import match_routes
 from tests.harness import REPO
 
 TESTDATA = Path(__file__).parent / "testdata"

@@ -1,7 +1,7 @@
 """`/api/v1/routes` and `/api/v1/receivers`: the alerting config in force (VIGIL_ALERTING_CONFIG), read-only.
 
 The API reads the file as the streams worker and the notifier do, and re-reads it when it changes
-(streams/incidents/config_source.py), so what it shows is what the workers route with. Receivers
+(kernel/alerting/config_source.py), so what it shows is what the workers route with. Receivers
 are shown without their credentials: a secret setting (a PagerDuty routing key, a Slack or webhook
 URL, any token) is answered as "redacted", a URL keeping only its scheme and host.
 """
@@ -21,12 +21,12 @@ from api.errors import BadParam
 from api.models import (IntegrationOut, ReceiverList, ReceiverOut, RouteHitOut, RouteOut, RouteTestResult,
                         RouteTimings, RouteTree)
 from api.timerange import parse_time
-from infra.settings import ApiSettings
-from notifier.receivers import ReceiverConfig
-from streams.incidents.config import AlertingConfig
-from streams.incidents.config_source import ConfigSource
-from streams.incidents.route_trace import receivers_reached, trace
-from streams.incidents.routing import GROUP_BY_ALL, Route, format_duration
+from kernel.settings import ApiSettings
+from kernel.alerting.receivers import ReceiverConfig
+from kernel.alerting.config import AlertingConfig
+from kernel.alerting.config_source import ConfigSource
+from kernel.alerting.route_trace import receivers_reached, trace
+from kernel.alerting.routing import GROUP_BY_ALL, Route, format_duration
 
 router = APIRouter(prefix="/api/v1", tags=["alerting"])
 

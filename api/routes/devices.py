@@ -25,8 +25,8 @@ from api.deps import AdminKey, DbDep
 from api.errors import BadParam
 from api.models import DeviceIn, DeviceOut, DevicePage
 from api.request_body import RequestProblem, check_values, json_object, problem
-from infra.settings import ApiSettings
-from ingest.enrich import CACHE_KEY_PREFIX
+from kernel.settings import ApiSettings
+from kernel.device_cache import CACHE_KEY_PREFIX
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"])

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from api import audit
 from api.deps import AdminKey, DbDep
 from api.errors import BadParam
-from api.keys import ApiKey, KeyChangeError, KeyStore, Role
+from kernel.keys import ApiKey, KeyChangeError, KeyStore, Role
 from api.models import KeyCreated, KeyIn, KeyOut, KeyPage, KeyRole
 
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"])

@@ -19,7 +19,7 @@ from api.models import (RULE_EXAMPLES, RuleHistory, RulePage, RuleVersionOut, St
                         rule_spec_schema)
 from api.request_body import RequestProblem, answer, check_values, expected_version, json_object, problem
 from api.rule_store import Conflict, NotFound, RuleStore, RuleStoreError, StoredRule, Unavailable, VersionConflict
-from streams.rules import Evaluator, Rule, RuleType
+from kernel.rules import Evaluator, Rule, RuleType
 
 router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
 

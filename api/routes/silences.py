@@ -32,9 +32,9 @@ from api.models import (SILENCE_EXAMPLES, SilenceHistory, SilenceIn, SilenceMatc
 from api.request_body import RequestProblem, answer, expected_version, json_object, problem, text_problem
 from api.silence_store import (Conflict, NotFound, SilenceSpec, SilenceStore, SilenceStoreError, StoredSilence,
                                VersionConflict)
-from streams.incidents.silences import OPS, STATES, silences_everything
-from streams.matchers import Matcher, MatcherError, parse_matcher
-from streams.rules import parse_duration
+from kernel.alerting.silences import OPS, STATES, silences_everything
+from kernel.matchers import Matcher, MatcherError, parse_matcher
+from kernel.rules import parse_duration
 
 router = APIRouter(prefix="/api/v1/silences", tags=["silences"])
 

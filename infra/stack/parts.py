@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from infra.process import pid_alive
-from infra.settings import StackSettings
+from kernel.settings import StackSettings
 
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
 # Where root keeps Postgres data when the `postgres` user cannot reach the state dir (see Postgres).

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from infra.process import ManagedProcess, recorded_pid
-from infra.settings import StackSettings
+from kernel.settings import StackSettings
 from infra.stack.parts import RELOCATED_ROOT, Part, StackError, all_parts, tcp_open
 
 READY_TIMEOUT_S = 30.0

@@ -17,9 +17,9 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
 
-from infra.kafka import broker_watch, ensure_topics
-from infra.retry import Backoff
-from infra.settings import ConnectorsSettings
+from kernel.kafka import broker_watch, ensure_topics
+from kernel.retry import Backoff
+from kernel.settings import ConnectorsSettings
 from ingest.assembly import kafka_health, pipeline_for
 from ingest.connectors.base import Connector
 from ingest.pipeline import Pipeline, Problem, Unit

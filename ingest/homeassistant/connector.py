@@ -13,7 +13,7 @@ import time
 
 import httpx
 
-from infra.retry import RetryableError
+from kernel.retry import RetryableError
 from ingest import metrics
 from ingest.connectors.base import DeviceStatus, Publish, availability
 from ingest.homeassistant.config import HomeAssistantConfig

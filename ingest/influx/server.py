@@ -17,7 +17,7 @@ import time
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from infra.retry import RetryableError
+from kernel.retry import RetryableError
 from ingest import metrics
 from ingest.admission import Admission
 from ingest.body import BODY_READ_TIMEOUT_S, BodyError, read_body

@@ -34,7 +34,7 @@ from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import ModbusException
 from pymodbus.pdu import ModbusPDU
 
-from infra.retry import Backoff, RetryableError
+from kernel.retry import Backoff, RetryableError
 from ingest import metrics
 from ingest.connectors.base import DeviceStatus, Publish, availability
 from ingest.modbus.config import BIT_TABLES, ModbusConnectorConfig, ModbusDevice, Register

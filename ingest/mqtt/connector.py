@@ -19,7 +19,7 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from infra.retry import Backoff, RetryableError
+from kernel.retry import Backoff, RetryableError
 from ingest import metrics
 from ingest.connectors.base import AVAILABILITY, DeviceStatus, Publish, availability
 from ingest.mqtt import parse

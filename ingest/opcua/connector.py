@@ -26,7 +26,7 @@ from asyncua.client.ua_client import UaClientState
 from asyncua.common.subscription import DataChangeNotif
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
-from infra.retry import Backoff, RetryableError
+from kernel.retry import Backoff, RetryableError
 from ingest import metrics
 from ingest.connectors.base import DeviceStatus, Publish, availability
 from ingest.opcua import nodes, values

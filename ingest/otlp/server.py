@@ -20,7 +20,7 @@ from google.protobuf import json_format
 from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 
-from infra.retry import RetryableError
+from kernel.retry import RetryableError
 from ingest import metrics
 from ingest.admission import Admission
 from ingest.body import BODY_READ_TIMEOUT_S, BodyError, read_body

@@ -23,7 +23,7 @@ import dataclasses
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 
-from infra.retry import RetryableError
+from kernel.retry import RetryableError
 from ingest import metrics
 from ingest.admission import Admission
 from ingest.body import BODY_READ_TIMEOUT_S, BodyError, read_raw_body

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from infra.retry import RetryableError
+from kernel.retry import RetryableError
 from ingest import metrics
 from ingest.pipeline import Pipeline, Unit
 from ingest.scrape.config import ScrapeJob

@@ -13,7 +13,7 @@ import logging
 import socket
 import time
 
-from infra.retry import RetryableError
+from kernel.retry import RetryableError
 from ingest import metrics
 from ingest.pipeline import Pipeline, Problem, Unit
 from ingest.statsd.aggregate import Aggregator

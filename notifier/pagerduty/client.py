@@ -16,10 +16,10 @@ import httpx
 import orjson
 
 from notifier import metrics
-from notifier.incident import alerts_of, common_annotations, common_labels, incident_key, rfc3339
+from kernel.alerting.notification import alerts_of, common_annotations, common_labels, incident_key, rfc3339
 from notifier.limiter import PAGERDUTY_BURST, Rate
 from notifier.outcome import Outcome, post_json
-from notifier.pagerduty.config import SEVERITIES, PagerDutyConfig
+from kernel.alerting.pagerduty_config import SEVERITIES, PagerDutyConfig
 from notifier.templates import TemplateSet
 from schemas.records import Notification
 

@@ -15,11 +15,11 @@ from typing import Any
 import httpx
 import orjson
 
-from notifier.incident import alerts_of, common_labels, incident_key, omitted
+from kernel.alerting.notification import alerts_of, common_labels, incident_key, omitted
 from notifier.limiter import SLACK_BURST, Rate
 from notifier.outcome import Outcome, Verdict, classify as classify_status, post_json
 from notifier.slack import mrkdwn
-from notifier.slack.config import SlackConfig
+from kernel.alerting.slack_config import SlackConfig
 from notifier.templates import TemplateSet
 from schemas.records import Notification
 

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import orjson
 
-from notifier.incident import alerts_of, common_annotations, common_labels, incident_key, rfc3339
+from kernel.alerting.notification import alerts_of, common_annotations, common_labels, incident_key, rfc3339
 from notifier.outcome import Outcome, post_json
-from notifier.webhook.config import WebhookConfig
+from kernel.alerting.webhook_config import WebhookConfig
 from schemas.records import Notification, NotifiedAlert
 
 PAYLOAD_VERSION = "4"

@@ -18,7 +18,7 @@ import faust
 import orjson
 from prometheus_client import Counter, Gauge
 
-from infra.settings import StreamsSettings
+from kernel.settings import StreamsSettings
 from schemas import codec
 from schemas.records import AlertEvent
 from streams import transport

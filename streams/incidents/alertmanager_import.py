@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
-from notifier.pagerduty.config import SEVERITIES as PD_SEVERITIES
-from streams.incidents.routing import duration_ms, parse_route_matcher
-from streams.matchers import Matcher, MatcherError
+from kernel.alerting.pagerduty_config import SEVERITIES as PD_SEVERITIES
+from kernel.alerting.routing import duration_ms, parse_route_matcher
+from kernel.matchers import Matcher, MatcherError
 
 # What `import` says about the parts of an Alertmanager config it leaves out.
 GO_TEMPLATE = ("Go template not converted: Vigil templates are Jinja2; rewrite it as one (Vigil's default text "

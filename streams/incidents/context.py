@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from streams.incidents.config import AlertingConfig
+from kernel.alerting.config import AlertingConfig
 from streams.incidents.inhibit import InhibitIndex
-from streams.incidents.routing import Route
+from kernel.alerting.routing import Route
 
 
 class Silences(Protocol):
-    """The silences a worker knows (streams/incidents/silences.SilenceIndex)."""
+    """The silences a worker knows (kernel/alerting/silences.SilenceIndex)."""
 
     def silenced_by(self, labels: dict[str, str], at_ms: int) -> list[str]: ...
 

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 
 from schemas.records import AlertEvent, Command
 from schemas.series_id import group_id, incident_partition
-from streams.incidents.config import AlertingConfig
+from kernel.alerting.config import AlertingConfig
 from streams.incidents.context import Context, NoSilences, Silences
 from streams.incidents.escalate import due_escalation, on_command, on_timer
 from streams.incidents.flush import flush
 from streams.incidents.group import Group, add_alert, is_open, new_group
 from streams.incidents.inhibit import InhibitIndex
 from streams.incidents.outputs import Outputs
-from streams.incidents.routing import group_labels, match_routes
+from kernel.alerting.routing import group_labels, match_routes
 from streams.state import StateStore
 
 

@@ -14,7 +14,7 @@ import json
 from typing import TypedDict
 
 from schemas.records import IncidentEvent, Notification, NotifiedAlert
-from streams.incidents.routing import Route
+from kernel.alerting.routing import Route
 
 MAX_ALERTS_PER_NOTIFICATION = 1_000
 MAX_COMMAND_IDS = 32

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from streams.incidents.config import InhibitRule
+from kernel.alerting.config import InhibitRule
 
 
 class InhibitIndex:

@@ -8,7 +8,7 @@ member of its group) and keeps the firing ones that match an inhibit rule's sour
 
 from __future__ import annotations
 
-from infra.settings import CommonSettings
+from kernel.settings import CommonSettings
 from schemas import codec
 from schemas.records import AlertEvent
 from streams.compacted_feed import CompactedFeed

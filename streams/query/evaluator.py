@@ -34,7 +34,7 @@ from schemas import codec
 from schemas.records import AlertEvent, Sample
 from schemas.series_id import fingerprint, partition_for, series_id
 from streams.engine import Emit
-from streams.rules import Rule
+from kernel.rules import Rule
 from streams.state import StateStore
 
 from .evaluation_storage import EvaluationStorage, RecentSamples

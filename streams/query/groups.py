@@ -1,4 +1,4 @@
-"""Query rules (streams/rules.py, `evaluator: query`) gathered into Prometheus rule groups, and who owns each.
+"""Query rules (kernel/rules.py, `evaluator: query`) gathered into Prometheus rule groups, and who owns each.
 
 Rules name their group; a group's rules run in `position` order (their order in the file), at the
 interval, limit and labels of its first rule. Group labels are set under the rule's own (the rule's
@@ -16,7 +16,7 @@ import zlib
 from dataclasses import dataclass
 
 from kernel.prom_rules import AlertingRuleSpec, RecordingRuleSpec, RuleGroupSpec
-from streams.rules import Rule
+from kernel.rules import Rule
 
 log = logging.getLogger(__name__)
 

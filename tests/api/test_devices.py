@@ -12,7 +12,7 @@ import psycopg
 import pytest
 import redis
 
-from ingest.enrich import CACHE_KEY_PREFIX
+from kernel.device_cache import CACHE_KEY_PREFIX
 from schemas import codec
 from tests.harness import free_port
 from tests.kafka_io import TopicReader, close_readers

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 import pytest
 
-from infra.kafka import make_consumer
+from kernel.kafka import make_consumer
 from schemas import codec
 from schemas.records import Delivery, IncidentEvent
 from schemas.series_id import incident_partition

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from infra.settings import StackSettings
+from kernel.settings import StackSettings
 from infra.stack.parts import RELOCATED_ROOT, Postgres
 from infra.stack.stack import Stack, remove_state
 from tests.harness import free_port, start_test_stack, sweep_abandoned_stacks

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.settings import StackSettings
+from kernel.settings import StackSettings
 from infra.stack.parts import Mosquitto, StackError, _which
 
 

@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from infra.retry import RetryableError
+from kernel.retry import RetryableError
 from ingest.connectors.base import AVAILABILITY
 from ingest.pipeline import Problem
 

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from infra.migrate import migrate
+from kernel.migrate import migrate
 from infra.stack.parts import Postgres
 from schemas import codec
 from tests.harness import wait_until

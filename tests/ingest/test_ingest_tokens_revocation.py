@@ -9,7 +9,7 @@ import time
 import psycopg
 import pytest
 
-from api.keys import KeyStore
+from kernel.keys import KeyStore
 from ingest import stored_tokens
 from infra.stack.parts import Postgres
 from tests.harness import create_key, free_port

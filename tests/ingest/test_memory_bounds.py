@@ -21,7 +21,7 @@ from ingest.otlp.cumulative import DeltaToCumulative
 from ingest.statsd.parse import parse as statsd_parse
 from ingest.validate import Limits
 from sinks.tsdb import LineEncoder
-from streams import template
+from kernel import rule_template as template
 
 LIMITS = Limits()
 # Resident memory a fresh ingest may gain while refusing REFUSED_MB of distinct input per protocol. Before

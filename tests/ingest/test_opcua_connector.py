@@ -18,7 +18,7 @@ from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from asyncua.crypto.permission_rules import User, UserRole
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from infra.retry import RetryableError
+from kernel.retry import RetryableError
 from ingest.connectors.base import AVAILABILITY
 from ingest.opcua.config import OpcuaConnectorConfig
 from ingest.opcua.connector import OpcuaConnector

@@ -15,7 +15,7 @@ import cramjam
 import pytest
 from confluent_kafka import TopicPartition
 
-from infra.kafka import make_consumer
+from kernel.kafka import make_consumer
 from ingest.remote_write.prompb.remote_pb2 import WriteRequest
 from schemas import codec
 from schemas.topics import streams_group

@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from api.keys import presented_key
+from kernel.keys import presented_key
 from ingest.sources import ConfigError, Sources, load
 
 TOKEN = "agent-token-0123456789"

@@ -6,14 +6,14 @@ import asyncio
 
 import redis.asyncio as aioredis
 
-from infra.kafka import make_producer
-from infra.retry import Backoff
-from infra.settings import NotifierSettings
+from kernel.kafka import make_producer
+from kernel.retry import Backoff
+from kernel.settings import NotifierSettings
 from notifier.idempotency import SentLedger, new_owner_id
 from notifier.limiter import Limiter
 from notifier.outbox import Outbox
 from notifier.dispatch import Dispatcher
-from notifier.receivers import ReceiverConfig
+from kernel.alerting.receivers import ReceiverConfig
 from notifier.registry import build_receivers, close_receivers
 
 

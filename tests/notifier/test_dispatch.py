@@ -8,11 +8,11 @@ import pytest
 
 from notifier.dispatch import Decision
 from notifier.idempotency import SentLedger
-from notifier.receivers import ReceiverConfig
+from kernel.alerting.receivers import ReceiverConfig
 from schemas import codec
 from tests.kafka_io import TopicReader
 from tests.notifier import dispatching
-from tests.notifier.incidents import incident
+from schemas.examples import incident
 
 pytestmark = pytest.mark.integration
 KEY = "0123456789abcdef0123456789abcdef"

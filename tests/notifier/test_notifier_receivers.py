@@ -14,12 +14,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from infra.demo.receiver import PAGERDUTY, SLACK, DemoReceiver
-from infra.kafka import make_producer
+from kernel.kafka import make_producer
 from notifier.outbox import DELIVERY_HEADER
 from schemas import codec
 from tests.harness import REPO, free_port, wait_until
 from tests.kafka_io import TopicReader
-from tests.notifier.incidents import alert, incident
+from schemas.examples import alert, incident
 
 pytestmark = pytest.mark.integration
 KEY = "0123456789abcdef0123456789abcdef"  # PagerDuty routing keys are 32 characters

@@ -9,11 +9,11 @@ import time
 import pytest
 
 from infra.demo.receiver import DemoReceiver
-from infra.kafka import make_producer
+from kernel.kafka import make_producer
 from schemas import codec
 from tests.harness import free_port
 from tests.kafka_io import TopicReader
-from tests.notifier.incidents import alert, incident
+from schemas.examples import alert, incident
 
 pytestmark = pytest.mark.integration
 

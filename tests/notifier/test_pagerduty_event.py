@@ -8,8 +8,8 @@ from infra.demo.receiver import pagerduty_errors
 from notifier.outcome import Verdict, classify
 from notifier.pagerduty.client import (MAX_EVENT_BYTES, MAX_SUMMARY_CHARS, RETRYABLE_STATUS, PagerDutyClient,
                                        build_event, encode_event, severity_of)
-from notifier.pagerduty.config import PagerDutyConfig
-from tests.notifier.incidents import alert, incident
+from kernel.alerting.pagerduty_config import PagerDutyConfig
+from schemas.examples import alert, incident
 
 KEY = "R" * 32
 CONFIG = PagerDutyConfig(routing_key=KEY, client_url="http://vigil.example:8080")

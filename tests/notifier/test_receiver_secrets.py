@@ -16,12 +16,12 @@ import pytest
 from infra.cli import _logging
 from infra.demo.receiver import WEBHOOK
 from notifier.dispatch import Decision
-from notifier.receivers import ReceiverConfig
+from kernel.alerting.receivers import ReceiverConfig
 from schemas import codec
 from tests.harness import free_port
 from tests.kafka_io import TopicReader
 from tests.notifier import dispatching
-from tests.notifier.incidents import incident
+from schemas.examples import incident
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,9 @@ from infra.demo.receiver import slack_errors
 from notifier.outcome import Verdict
 from notifier.slack.client import (MAX_ALERT_LINES, MAX_FIELD_CHARS, MAX_HEADER_CHARS, MAX_SECTION_CHARS,
                                    MAX_TEXT_CHARS, SlackClient, classify, render)
-from notifier.slack.config import SlackConfig
+from kernel.alerting.slack_config import SlackConfig
 from notifier.slack.mrkdwn import cut, escape, plain, unescape
-from tests.notifier.incidents import alert, incident
+from schemas.examples import alert, incident
 
 NOTE = {"dedup_key": "abc", "receiver": "slack", "action": "TRIGGER", "sequence": 1, "fingerprint": "abc",
         "severity": "page", "title": "[FIRING] HighCPU host=web-3", "text": "CPU on web-3 is 97%",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from prometheus_client import REGISTRY
 
-from notifier.receivers import ReceiverConfig
-from notifier.templates import TemplateError, TemplateSet, check_receivers, context
-from tests.notifier.incidents import alert, incident
+from kernel.alerting.receivers import ReceiverConfig
+from kernel.alerting.templates import TemplateError, check_receivers, context
+from notifier.templates import TemplateSet
+from schemas.examples import alert, incident
 
 KEY = "R" * 32
 
@@ -88,7 +89,7 @@ def test_a_failing_render_falls_back_and_is_counted():
 
 def test_the_alerting_config_loader_refuses_a_broken_template(tmp_path):
     """What `vigil routes check` reports for a template that can't render."""
-    from streams.incidents.config import AlertingConfigError, load_alerting_config
+    from kernel.alerting.config import AlertingConfigError, load_alerting_config
 
     path = tmp_path / "alerting.yaml"
     path.write_text(f"route: {{receiver: ops}}\nreceivers:\n  - name: ops\n    pagerduty_configs:\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from infra.demo.receiver import webhook_errors
 from notifier.webhook.client import ZERO_TIME, payload
-from tests.notifier.incidents import alert, incident
+from schemas.examples import alert, incident
 
 # The keys Alertmanager sends: https://prometheus.io/docs/alerting/latest/configuration/#webhook_config
 V4_KEYS = {"version", "groupKey", "truncatedAlerts", "status", "receiver", "groupLabels", "commonLabels",

@@ -7,8 +7,8 @@ import urllib.request
 from confluent_kafka import TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from infra.kafka import make_consumer, make_producer
-from infra.settings import CommonSettings
+from kernel.kafka import make_consumer, make_producer
+from kernel.settings import CommonSettings
 
 
 def produce(settings: CommonSettings, topic: str, records: list[tuple[bytes, bytes | None, int | None]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.retry import RetryableError
+from kernel.retry import RetryableError
 from sinks.base import Consumed, WriteRejected, write_isolating
 
 

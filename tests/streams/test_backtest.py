@@ -8,7 +8,7 @@ import pytest
 
 from streams.backtest import Replay, backtest, format_duration, summarize
 from streams.backtest_source import _series, chunks, selector
-from streams.rules import Rule
+from kernel.rules import Rule
 
 S = 1000  # ms
 

@@ -10,7 +10,7 @@ import pytest
 from schemas.series_id import series_id
 from streams import absence, windows
 from streams.evaluate import Outcome, adopt, alert_key, new_state, observe, sample_event
-from streams.rules import Rule
+from kernel.rules import Rule
 
 RULE = Rule.model_validate({"id": "high-cpu", "alert": "HighCPU", "metric": "cpu", "op": ">", "threshold": 90,
                             "for": "30s", "labels": {"severity": "page", "team": "{{ $labels.host }}-ops"},
@@ -265,7 +265,7 @@ def engine_of(*rules: Rule, **kwargs):
     from types import SimpleNamespace
 
     from streams.engine import Engine
-    from streams.rules import RuleIndex
+    from kernel.rules import RuleIndex
     from streams.state import StateStore
     return Engine(SimpleNamespace(index=RuleIndex(rules)), StateStore(_Table(), None), StateStore(_Table(), None),
                   partitions=1, lateness_ms=30_000, **kwargs)

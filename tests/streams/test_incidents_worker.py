@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from infra.kafka import make_producer
+from kernel.kafka import make_producer
 from schemas import codec
 from schemas.records import Command
 from schemas.series_id import incident_partition

@@ -28,7 +28,7 @@ import yaml
 from schemas.series_id import series_id
 from streams.engine import Engine
 from streams.evaluate import state_event
-from streams.rules import Rule, RuleIndex
+from kernel.rules import Rule, RuleIndex
 from streams.state import StateStore
 
 MINUTE = 60_000

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.promql_import import MAX_EXPR_CHARS, Problem, _alert, _NotImported, _validated, translate, translate_file
-from streams.rules import RuleError
+from kernel.rules import RuleError
 
 GOLDEN = Path(__file__).parent / "testdata" / "prometheus_rules.yml"
 
@@ -90,7 +90,7 @@ def test_golden_file_rules_the_stream_evaluator_cant_take_run_on_the_query_evalu
     assert disk.expr and disk.group.name == "api" and disk.group.interval_s == 30
     refusals = [(r.alert, stream_refusal(r.expr, annotations=r.annotations)) for r in result.rules
                 if r.evaluator == "query" and r.alert and r.alert != "DiskFull"]
-    # the stream templates' own wording (streams/template.py) is theirs: only where it points is checked here
+    # the stream templates' own wording (kernel/rule_template.py) is theirs: only where it points is checked here
     assert stream_refusal(disk.expr, annotations=disk.annotations).startswith("annotations: template of 'summary': ")
     assert refusals == [
         ("NodeFilesystemAlmostOutOfSpace",

@@ -9,10 +9,10 @@ import time
 import httpx
 import pytest
 
-from infra.kafka import make_producer
+from kernel.kafka import make_producer
 from schemas import codec
 from streams.evaluate import alert_key, new_state, observe
-from streams.rules import Rule
+from kernel.rules import Rule
 from tests.harness import free_port
 from tests.kafka_io import TopicReader, produce_samples, sample
 

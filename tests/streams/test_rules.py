@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streams.rules import RuleError, load_rules, parse_duration
-from streams.template import render
+from kernel.rules import RuleError, load_rules, parse_duration
+from kernel.rule_template import render
 
 
 def write(tmp_path, text: str):

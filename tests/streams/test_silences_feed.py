@@ -11,9 +11,9 @@ import pytest
 
 from api.rule_store import producer_overrides
 from api.silence_store import SilenceSpec, SilenceStore, StoredSilence
-from infra.kafka import make_producer
+from kernel.kafka import make_producer
 from schemas import codec
-from streams.matchers import parse_matcher
+from kernel.matchers import parse_matcher
 from streams.silences_feed import SilencesFeed
 from tests.harness import wait_until
 

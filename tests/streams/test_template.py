@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.rules import RuleError, parse_rule
+from kernel.rules import RuleError, parse_rule
 from kernel.gotemplate import expand_alert
-from streams.template import TemplateError, go_value, render, validate_template
+from kernel.rule_template import TemplateError, go_value, render, validate_template
 
 LABELS = {"instance": "web-3:9100", "job": "Node", "bytes": "1536", "name": "sshd.service"}
 

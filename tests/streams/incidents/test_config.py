@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.incidents.config import (AlertingConfig, AlertingConfigError, EscalationPolicy, load_alerting_config,
+from kernel.alerting.config import (AlertingConfig, AlertingConfigError, EscalationPolicy, load_alerting_config,
                                       parse_alerting_config)
 
 TESTDATA = Path(__file__).parent / "testdata"

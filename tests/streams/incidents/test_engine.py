@@ -13,7 +13,7 @@ import pytest
 
 from schemas.records import AlertEvent, Command
 from schemas.series_id import fingerprint
-from streams.incidents.config import parse_alerting_config
+from kernel.alerting.config import parse_alerting_config
 from streams.incidents.engine import IncidentEngine
 from streams.incidents.inhibit import InhibitIndex
 from streams.incidents.memory_store import MemoryStore

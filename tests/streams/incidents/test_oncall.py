@@ -6,8 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from streams.incidents.config import AlertingConfigError, parse_alerting_config, read_yaml
-from streams.incidents.oncall import Schedule, on_call
+from kernel.alerting.config import AlertingConfigError, parse_alerting_config, read_yaml
+from kernel.alerting.oncall import Schedule, on_call
 
 DAY = 86_400_000
 WEEK = 7 * DAY

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streams.incidents.config import AlertingConfigError, parse_alerting_config, read_yaml
-from streams.incidents.routing import Route, duration_ms, group_labels, match_routes
+from kernel.alerting.config import AlertingConfigError, parse_alerting_config, read_yaml
+from kernel.alerting.routing import Route, duration_ms, group_labels, match_routes
 
 RECEIVERS = "receivers: [{name: root}, {name: a}, {name: b}, {name: c}, {name: d}]\n"
 

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from streams.incidents.silences import Silence, SilenceIndex, silence_of, silences_everything, state_at
-from streams.matchers import MatcherError, parse_matcher
+from kernel.alerting.silences import Silence, SilenceIndex, silence_of, silences_everything, state_at
+from kernel.matchers import MatcherError, parse_matcher
 
 T0 = 1_800_000_000_000  # ms
 

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 from pydantic import ValidationError
 
-from streams.incidents.time_intervals import TimeInterval, TimeIntervalSet, active
+from kernel.alerting.time_intervals import TimeInterval, TimeIntervalSet, active
 
 
 def ms(iso: str) -> int:

@@ -8,7 +8,7 @@ from kernel.promql import MemoryStorage
 from schemas.series_id import fingerprint, series_id
 from streams.query import QueryEvaluator, StoreUnavailable, recorded_batches
 from streams.query.groups import group_partition
-from streams.rules import Rule, RuleIndex
+from kernel.rules import Rule, RuleIndex
 from streams.state import StateStore
 
 PARTITIONS = 4

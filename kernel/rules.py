@@ -30,8 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from kernel.gotemplate import TemplateError as GoTemplateError, check as check_go_template
 from kernel.promql import PromQLError, parse as parse_promql
-from streams.matchers import Matcher, MatcherError, parse_matcher
-from streams.template import TemplateError, validate_template
+from kernel.matchers import Matcher, MatcherError, parse_matcher
+from kernel.rule_template import TemplateError, validate_template
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
 _METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")

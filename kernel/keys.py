@@ -23,7 +23,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from api.db import connection
+from kernel.db import connection
 
 KEY_PREFIX = "vk_"
 ID_BYTES = 6

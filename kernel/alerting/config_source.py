@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from streams.incidents.config import AlertingConfig, AlertingConfigError, load_alerting_config, parse_alerting_config
+from kernel.alerting.config import AlertingConfig, AlertingConfigError, load_alerting_config, parse_alerting_config
 
 log = logging.getLogger(__name__)
 CHECK_EVERY_S = 2.0

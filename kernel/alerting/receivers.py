@@ -6,9 +6,9 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from notifier.pagerduty.config import PagerDutyConfig
-from notifier.slack.config import SlackConfig
-from notifier.webhook.config import WebhookConfig
+from kernel.alerting.pagerduty_config import PagerDutyConfig
+from kernel.alerting.slack_config import SlackConfig
+from kernel.alerting.webhook_config import WebhookConfig
 
 IntegrationConfig = PagerDutyConfig | SlackConfig | WebhookConfig
 

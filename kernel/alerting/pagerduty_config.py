@@ -26,7 +26,7 @@ class PagerDutyConfig(BaseModel):
     @field_validator("severity")
     @classmethod
     def _known_severity(cls, value: str | None) -> str | None:
-        # A template is checked by rendering it (notifier.templates); plain text can be checked here.
+        # A template is checked by rendering it (kernel.alerting.templates); plain text can be checked here.
         if value is not None and "{" not in value and value.strip() not in SEVERITIES:
             raise ValueError(f"severity {value!r}: expected one of {', '.join(SEVERITIES)} or a template")
         return value

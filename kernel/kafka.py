@@ -7,7 +7,7 @@ import logging
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicCollection
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from infra.settings import CommonSettings
+from kernel.settings import CommonSettings
 from kernel.broker_watch import BrokerWatch
 
 log = logging.getLogger(__name__)

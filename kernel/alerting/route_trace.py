@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streams.incidents.config import AlertingConfig
-from streams.incidents.routing import Route, group_labels, match_routes
+from kernel.alerting.config import AlertingConfig
+from kernel.alerting.routing import Route, group_labels, match_routes
 
 
 @dataclass(frozen=True)

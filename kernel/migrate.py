@@ -1,4 +1,4 @@
-"""Apply `infra/migrations/NNN_*.sql` in order, once each, under an advisory lock."""
+"""Apply `kernel/migrations/NNN_*.sql` in order, once each, under an advisory lock."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
 def pending_files() -> list[tuple[int, str, str]]:
     """(version, file name, SQL) of every migration shipped, in order."""
-    folder = resources.files("infra").joinpath("migrations")
+    folder = resources.files("kernel").joinpath("migrations")
     found = []
     for entry in folder.iterdir():
         match = _NAME.match(entry.name)

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from streams.incidents.routing import DurationMs
+from kernel.alerting.routing import DurationMs
 
 
 def instant_ms(value: object) -> int:

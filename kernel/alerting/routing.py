@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from streams.matchers import Matcher, MatcherError, compile_regex, parse_matcher
+from kernel.matchers import Matcher, MatcherError, compile_regex, parse_matcher
 
 DEFAULT_GROUP_WAIT_MS = 30_000
 DEFAULT_GROUP_INTERVAL_MS = 300_000

@@ -3,7 +3,7 @@
 A silence is pending before `starts_at`, active from `starts_at` (inclusive) to `ends_at`
 (exclusive) and expired after; it silences an alert when it is active and *every* matcher
 matches the alert's labels (a missing label is the empty string; regexes are RE2 and anchored,
-as in Prometheus: streams/matchers.py).
+as in Prometheus: kernel/matchers.py).
 https://prometheus.io/docs/alerting/latest/alertmanager/#silences
 
 Pure: the worker builds a SilenceIndex from the silences topic (streams/silences_feed.py), the API
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from schemas.records import SilenceMatcher, SilenceRecord
-from streams.matchers import Matcher, MatcherError, Op
+from kernel.matchers import Matcher, MatcherError, Op
 
 State = Literal["pending", "active", "expired"]
 STATES: tuple[str, ...] = get_args(State)

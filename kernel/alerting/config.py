@@ -19,12 +19,13 @@ from typing import Annotated
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from notifier.receivers import ReceiverConfig
-from streams.incidents.oncall import Schedule, on_call
-from streams.incidents.routing import (DEFAULT_POLICY, DurationMs, LabelName, MatcherText, RegexText, Route,
+from kernel.alerting.receivers import ReceiverConfig
+from kernel.alerting.templates import check_receivers
+from kernel.alerting.oncall import Schedule, on_call
+from kernel.alerting.routing import (DEFAULT_POLICY, DurationMs, LabelName, MatcherText, RegexText, Route,
                                        RouteSpec, build_route_tree, default_route, parse_route_matcher, walk)
-from streams.incidents.time_intervals import TimeIntervalSet, active
-from streams.matchers import Matcher
+from kernel.alerting.time_intervals import TimeIntervalSet, active
+from kernel.matchers import Matcher
 
 Loc = tuple[str | int, ...]
 _ENV = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -362,13 +363,7 @@ def _known(names: set[str]) -> str:
 
 
 def _check_templates(receivers: tuple[ReceiverConfig, ...], where: str) -> None:
-    """The notifier's own check of each receiver's templates, when that module is installed."""
-    try:
-        from notifier.templates import check_receivers
-    except ModuleNotFoundError as exc:
-        if exc.name == "notifier.templates":
-            return
-        raise
+    """Every receiver's templates compiled and sample-rendered, as the notifier will render them."""
     try:
         check_receivers(receivers)
     except ValueError as exc:
