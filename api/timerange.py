@@ -35,7 +35,7 @@ def parse_time(name: str, text: str) -> float:
         except ValueError:
             raise BadParam("query", name, f"{text[:60]!r} is neither unix seconds nor an RFC 3339 time") from None
         if stamp.tzinfo is None:
-            raise BadParam("query", name, f"{text[:60]!r} has no time zone; add Z or +00:00")
+            raise BadParam("query", name, f"{text[:60]!r} has no time zone; add Z or +00:00") from None
         value = stamp.timestamp()
     if not math.isfinite(value) or not 0 <= value < 1e11:
         raise BadParam("query", name, f"{text[:60]!r} is out of range")
@@ -49,7 +49,7 @@ def parse_step(text: str) -> float:
     except ValueError:
         found = _DURATION.match(text)
         if not found or not any(found.groups()):
-            raise BadParam("query", "step", f"{text[:60]!r} is neither seconds nor a duration like 15s, 1m, 1h30m")
+            raise BadParam("query", "step", f"{text[:60]!r} is neither seconds nor a duration like 15s, 1m, 1h30m") from None
         value = sum(int(part) * unit for part, unit in zip(found.groups(), _UNIT_S) if part)
     if not math.isfinite(value) or value <= 0:
         raise BadParam("query", "step", f"{text[:60]!r} must be a positive duration")

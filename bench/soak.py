@@ -194,7 +194,10 @@ class Soak:
 
     def refused_http(self, name: str, mb: float) -> Sent:
         limit = int(mb * 2**20)
-        done = lambda sent: sent.bytes >= limit
+
+        def done(sent: Sent) -> bool:
+            return sent.bytes >= limit
+
         if name == "influx":
             return self.http(name, "/api/v2/write?precision=ms", {"Content-Type": "text/plain"},
                              lambda: (influx_body(), 0), done, f"{mb:,.0f} MB")

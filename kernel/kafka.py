@@ -141,7 +141,7 @@ def ensure_topics(settings: CommonSettings) -> None:
               for name in names if name not in existing]
     if not wanted:
         return
-    for name, future in admin.create_topics(wanted, operation_timeout=10).items():
+    for future in admin.create_topics(wanted, operation_timeout=10).values():
         try:
             future.result()
         except KafkaException as exc:

@@ -91,7 +91,7 @@ def build_app(settings: StreamsSettings, feed: RulesFeed, incident_engine_of) ->
             log.info("alert %s %s %s seq=%d", e["alertname"], e["status"], e["fingerprint"], e["sequence"])
             pending.append(await alerts.send(key=e["fingerprint"].encode(), value=alert_codec.encode(e)))
         routed = await incidents.forward([item.event for item in emits])  # to their incident groups
-        for item, sent in zip(emits, pending):
+        for sent in pending:
             await sent
         for sent in routed:
             await sent

@@ -38,7 +38,7 @@ def rewrite_changelogs(app: faust.App, bootstrap: str, partitions: int) -> None:
     created = admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=1,
                                             config={"cleanup.policy": "compact"}) for t in topics],
                                   operation_timeout=10)
-    for topic, future in created.items():
+    for future in created.values():
         try:
             future.result()
         except KafkaException as exc:

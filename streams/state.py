@@ -30,10 +30,10 @@ import faust
 import orjson
 from aiokafka import AIOKafkaProducer
 
-SEAL_KEY = "__seal__"
-
 from streams import anomaly
 from streams.evaluate import AlertState
+
+SEAL_KEY = "__seal__"
 
 
 def encode(state: AlertState) -> bytes:

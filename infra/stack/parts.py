@@ -90,7 +90,7 @@ class Part(ABC):
         """True once the server answers."""
         return tcp_open(self.port)
 
-    def after_ready(self) -> None:
+    def after_ready(self) -> None:  # noqa: B027 (a hook: most parts need nothing here)
         """One-time set-up that needs the server up (e.g. creating a database)."""
 
     def relocated(self) -> Path | None:

@@ -33,7 +33,7 @@ def parse_duration(text: str) -> int:
     if not match:
         raise DurationError(f"not a valid duration string: {go_quote(text)}")
     total = 0
-    for (unit, mult), digits in zip(_UNITS_MS, match.groups()):
+    for (_unit, mult), digits in zip(_UNITS_MS, match.groups()):
         if digits is None:
             continue
         total += int(digits) * mult

@@ -121,7 +121,7 @@ class AlertmanagerImport:
 
     def _receiver(self, node: dict, path: str) -> dict:
         out: dict = {"name": node.get("name")}
-        for key, configs in node.items():
+        for key in node:
             if key in _INTEGRATIONS:
                 kept = [self._integration(key, self._mapping(c, p), p) for p, c in self._items(node, key, path)]
                 if any(kept):

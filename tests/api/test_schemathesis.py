@@ -74,7 +74,7 @@ def test_every_operation_has_a_summary_a_description_and_its_errors_in_the_error
 def test_every_body_and_answer_has_an_example(document):
     schemas = document["components"]["schemas"]
     without = []
-    for name, path, operation in operations(document):
+    for name, _path, operation in operations(document):
         content = operation.get("requestBody", {}).get("content", {}).get("application/json")
         documented = content and (content.get("examples") or _has_examples(content["schema"], schemas))
         if content and not documented:

@@ -153,7 +153,7 @@ def test_chunk_boundaries_never_change_the_result(rule):
     start, end = 100 * S, 1100 * S
     whole = backtest(rule, series, start, end)
     assert whole, "the synthetic data makes every rule fire at least once"
-    for attempt in range(5):
+    for _ in range(5):
         bounds = sorted(rng.sample(range(start - 60 * S, end, 250), rng.randrange(1, 40)))
         assert replay_in_chunks(rule, series, start, end, bounds) == whole, f"bounds {bounds}"
 

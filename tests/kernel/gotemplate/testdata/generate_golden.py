@@ -199,8 +199,8 @@ def _render(cases_by_alert: dict[str, tuple[str, list[str]]], workdir: Path) -> 
     (workdir / "test.yml").write_text(yaml.safe_dump(test))
     output = _promtool("test", "rules", "test.yml", cwd=workdir)
     got: dict[str, dict[str, str]] = {}
-    for labels, annotations in re.findall(r"Labels:(\{.*?\})\n\s*Annotations:(\{.*\})\n", output):
-        got[_parse_label_set(labels)["alertname"]] = _parse_label_set(annotations)
+    for labels, annotation_text in re.findall(r"Labels:(\{.*?\})\n\s*Annotations:(\{.*\})\n", output):
+        got[_parse_label_set(labels)["alertname"]] = _parse_label_set(annotation_text)
     missing = set(cases_by_alert) - set(got)
     if missing:
         sys.exit(f"promtool gave no result for {sorted(missing)}:\n{output[:3000]}")
