@@ -16,7 +16,7 @@ from psycopg import AsyncCursor
 
 from kernel.kafka import ensure_topics, topic_ids
 from kernel.migrate import migrate
-from kernel.retry import Backoff
+from kernel.retry import Backoff, retry_forever_async
 from kernel.settings import ApiSettings
 
 log = logging.getLogger(__name__)
@@ -43,23 +43,19 @@ async def republish(settings: ApiSettings, stores: dict[str, tuple[Republishable
     `stores` maps what is published ("rules") to its store and topic.
     """
     pending = dict(stores)
-    attempt, last_error = 0, None
-    while pending:
-        attempt += 1
-        what = next(iter(pending))
-        try:
-            await asyncio.to_thread(migrate, settings.postgres_dsn.get_secret_value())
-            await asyncio.to_thread(ensure_topics, settings)
-            ids = await asyncio.to_thread(topic_ids, settings, [topic for _, topic in pending.values()])
-            for what, (store, topic) in list(pending.items()):
-                count = await store.publish_all(ids[topic])
-                if count is None:
-                    log.info("%s: %s was refilled already (topic id %s)", what, topic, ids[topic])
-                else:
-                    log.info("republished %d %s to %s (topic id %s)", count, what, topic, ids[topic])
-                del pending[what]
-        except Exception as exc:  # Kafka or Postgres not up yet: the API serves meanwhile, and retries
-            if str(exc) != last_error:
-                log.warning("republishing the %s failed (attempt %d), retrying: %s", what, attempt, exc)
-                last_error = str(exc)
-            await asyncio.sleep(backoff.delay(attempt))
+
+    async def refill() -> None:
+        await asyncio.to_thread(migrate, settings.postgres_dsn.get_secret_value())
+        await asyncio.to_thread(ensure_topics, settings)
+        ids = await asyncio.to_thread(topic_ids, settings, [topic for _, topic in pending.values()])
+        for what, (store, topic) in list(pending.items()):
+            count = await store.publish_all(ids[topic])
+            if count is None:
+                log.info("%s: %s was refilled already (topic id %s)", what, topic, ids[topic])
+            else:
+                log.info("republished %d %s to %s (topic id %s)", count, what, topic, ids[topic])
+            del pending[what]
+
+    if pending:  # Kafka or Postgres not up yet: the API serves meanwhile, and retries any error
+        await retry_forever_async(refill, lambda: f"republishing the {next(iter(pending))}", backoff,
+                                  retry_on=(Exception,), logger=log)

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from confluent_kafka import ConsumerGroupState, ConsumerGroupTopicPartitions
 from confluent_kafka.admin import AdminClient
 
+from kernel.retry import ErrorLog
+
 log = logging.getLogger(__name__)
 
 MARK_RESOLUTION_S = 0.05  # acks closer together than this share one mark: the age is exact to 50 ms
@@ -168,7 +170,7 @@ class GroupWatcher:
         self._interval_s = interval_s
         self._stalls = Stalls(stall_s)
         self._timeout_s = timeout_s
-        self._last_error: str | None = None
+        self._errors = ErrorLog(log)
 
     def read(self) -> GroupProgress | None:
         """The group's progress now (blocking: call it on a thread); None when it has never committed."""
@@ -191,13 +193,10 @@ class GroupWatcher:
                 progress = await asyncio.to_thread(self.read)
             except Exception as exc:  # any failure (broker unreachable, …): the signal goes off, never sticks on
                 progress = None
-                if str(exc) != self._last_error:
-                    log.warning("cannot read the streams group %s (evaluation lag unknown): %s", self._group, exc)
-                    self._last_error = str(exc)
+                self._errors.failed(exc, "cannot read the streams group %s (evaluation lag unknown): %s",
+                                    self._group, exc)
             else:
-                if self._last_error is not None:
-                    log.info("reading the streams group %s again", self._group)
-                    self._last_error = None
+                self._errors.recovered("reading the streams group %s again", self._group)
             now = time.monotonic()
             stalled = self._stalls.update(progress, self._offsets, now)
             self._on_lag(evaluation_lag_s(progress, self._offsets, now, stalled))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import psycopg
 
 from kernel.keys import KeyStore
+from kernel.retry import ErrorLog
 from ingest.auth import policy_of
 from ingest.sources import Agent, Sources
 
@@ -54,17 +55,13 @@ def load(sources: Sources, dsn: str) -> int:
 
 async def refresh_forever(sources: Sources, dsn: str, interval_s: float = REFRESH_S) -> None:
     """Re-read the stored tokens every `interval_s` until cancelled; log when the outcome changes."""
-    last_error = None
+    errors = ErrorLog(log)
     while True:
         await asyncio.sleep(interval_s)
         try:
             read = await _read(dsn)
         except (psycopg.Error, OSError) as exc:
-            if str(exc) != last_error:
-                log.warning("ingest tokens not refreshed, keeping the last set read: %s", exc)
-                last_error = str(exc)
+            errors.failed(exc, "ingest tokens not refreshed, keeping the last set read: %s", exc)
             continue
-        if last_error is not None:
-            log.info("ingest tokens refreshed again (%d)", len(read.live))
-            last_error = None
+        errors.recovered("ingest tokens refreshed again (%d)", len(read.live))
         _take(sources, read)

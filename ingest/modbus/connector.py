@@ -34,7 +34,7 @@ from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import ModbusException
 from pymodbus.pdu import ModbusPDU
 
-from kernel.retry import Backoff, RetryableError
+from kernel.retry import Backoff, ErrorLog, RetryableError
 from ingest import metrics
 from ingest.connectors.base import DeviceStatus, Publish, availability
 from ingest.modbus.config import BIT_TABLES, ModbusConnectorConfig, ModbusDevice, Register
@@ -89,7 +89,7 @@ class DevicePoller:
         # Retries within one poll: short first waits, never longer than an interval.
         self._backoff = Backoff(initial_s=min(0.5, device.interval / 4), max_s=device.interval)
         self._reported: set[str] = set()  # blocks/registers whose problem was published, until they read again
-        self._last_error = ""
+        self._errors = ErrorLog(log)  # the device's outage: logged when it starts, changes and ends
 
     async def run(self, publish: Publish) -> None:
         """Poll on the interval until cancelled."""
@@ -129,17 +129,13 @@ class DevicePoller:
                 log.debug("Modbus %s/%s: try %d of %d failed: %s", self.connector, device.name, attempt + 1,
                           device.retries + 1, error)
         else:
-            if error != self._last_error:
-                log.warning("Modbus %s/%s (%s:%d) is down after %d tries: %s", self.connector, device.name,
-                            device.host, device.port, device.retries + 1, error)
-            self._last_error = error
+            self._errors.failed(error, "Modbus %s/%s (%s:%d) is down after %d tries: %s", self.connector,
+                                device.name, device.host, device.port, device.retries + 1, error)
             self.status.failed(error)
             down = availability(self.connector, device.name, False, int(time.time() * 1000), device.labels)
             await self._publish(publish, [down], [])
             return
-        if self._last_error:
-            log.info("Modbus %s/%s answers again", self.connector, device.name)
-            self._last_error = ""
+        self._errors.recovered("Modbus %s/%s answers again", self.connector, device.name)
         up = availability(self.connector, device.name, True, now_ms, device.labels)
         published = await self._publish(publish, samples + [up], problems)
         self.status.ok(len(samples) if published else 0)

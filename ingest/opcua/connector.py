@@ -26,7 +26,7 @@ from asyncua.client.ua_client import UaClientState
 from asyncua.common.subscription import DataChangeNotif
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
-from kernel.retry import Backoff, RetryableError
+from kernel.retry import Backoff, ErrorLog, RetryableError
 from ingest import metrics
 from ingest.connectors.base import DeviceStatus, Publish, availability
 from ingest.opcua import nodes, values
@@ -69,7 +69,7 @@ class OpcuaConnector:
         self._publish, self._outbox = publish, asyncio.Queue()
         helpers = [asyncio.create_task(self._sender(), name=f"opcua-{self.name}-sender"),
                    asyncio.create_task(self._heartbeat(), name=f"opcua-{self.name}-availability")]
-        attempt, last_error = 0, ""
+        attempt, errors = 0, ErrorLog(log)
         try:
             while True:
                 try:
@@ -81,10 +81,8 @@ class OpcuaConnector:
                 self.subscribed = False
                 self.status.failed(error)
                 delay = self._reconnect.delay(attempt)
-                if error != last_error:
-                    log.warning("OPC-UA %s (%s): %s; reconnecting in %.1fs", self.name, self.config.endpoint,
-                                error, delay)
-                last_error = error
+                errors.failed(error, "OPC-UA %s (%s): %s; reconnecting in %.1fs", self.name, self.config.endpoint,
+                              error, delay)
                 await self._send_availability()
                 await asyncio.sleep(delay)
         finally:

@@ -113,3 +113,18 @@ def test_a_key_verified_before_postgres_went_down_keeps_reading_metrics(stack):
         first.http.close()
         drop_env(running.env)
         drop_env(env)
+
+
+def test_with_redis_unreachable_requests_pass_unlimited_and_are_counted(stack):
+    running = start_api(stack, ready_path="/openapi.json", VIGIL_REDIS_URL=f"redis://127.0.0.1:{closed_port()}")
+    try:
+        limited = running.client("viewer", rate_per_s=0.2, burst=1)
+        answers = [limited.get("/api/v1/alerts").status_code for _ in range(3)]
+        assert answers == [200, 200, 200], answers  # over its rate, but an API refusing everyone protects nothing
+        metrics = running.http.get("/metrics/").text
+        unchecked = next(float(line.split()[-1]) for line in metrics.splitlines()
+                         if line.startswith("vigil_api_rate_limit_unchecked_total "))
+        assert unchecked >= 3, metrics
+    finally:
+        running.http.close()
+        drop_env(running.env)
