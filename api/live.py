@@ -3,7 +3,7 @@
 `GET /api/v1/stream` needs every change as it happens, on every API replica, and nothing from
 before: so the feed is a plain assigned consumer (a group id of its own, nothing ever committed)
 reading the alerts and incidents topics from their end. Tansu's ListOffsets(latest) answers the
-last batch's base offset + 1 (STACK.md), so a feed that just (re)started re-reads the tail of the
+last batch's base offset + 1 (docs/stack.md), so a feed that just (re)started re-reads the tail of the
 last batch; per partition it drops records stamped (Kafka timestamp) before it started, until
 the first newer one arrives.
 

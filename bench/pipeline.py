@@ -9,7 +9,7 @@ Three parts, each on fresh processes, both sides fed the same pre-built remote-w
    anchor: vmagent → VictoriaMetrics. Sent (acknowledged) must equal stored, exactly.
 2. rules: Vigil's storage run again with `vigil streams` holding 1,000 threshold rules; timed until
    the store holds and the worker evaluated every sample; the worker's lag is what it evaluated
-   (its /metrics) against what was sent (Tansu's high watermark is wrong: STACK.md).
+   (its /metrics) against what was sent (Tansu's high watermark is wrong: docs/stack.md).
 3. latency: background load offered at fixed rates, a probe alert a second, paged to a local
    webhook receiver: Vigil (ingest → streams → notifier) next to vmagent → VictoriaMetrics →
    vmalert (1 s evaluation) → Alertmanager (group_wait 0s).

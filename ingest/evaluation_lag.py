@@ -5,7 +5,7 @@ when the broker acknowledged it; the streams worker's consumer group commits the
 evaluated up to. The oldest of our records at or past the committed offset is the oldest sample
 the rule evaluator has not seen, and its age is how late an alert on it would be. Lag is computed
 from what we produced, never from the broker's end offsets (Tansu's high watermark is wrong:
-STACK.md).
+docs/stack.md).
 
 Each ingest process judges from its own records only. Offsets of one partition are evaluated in
 order, and the processes' records interleave on every partition, so any process that is writing

@@ -1,6 +1,6 @@
 """Noticing a broker that forgot Vigil's topics, and healing from it before anyone has to.
 
-The embedded broker keeps everything in memory (STACK.md): after it restarts, every topic,
+The embedded broker keeps everything in memory (docs/stack.md): after it restarts, every topic,
 record and committed offset is gone, and clients that stayed connected stall on topics that no
 longer exist. Each Vigil process runs one BrokerWatch. Every few seconds it describes the topics
 the process uses. A missing topic is re-created with its partition count and config (idempotent:

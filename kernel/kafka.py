@@ -12,7 +12,7 @@ from kernel.broker_watch import BrokerWatch
 
 log = logging.getLogger(__name__)
 
-# Tansu holds a group join for half the session timeout (STACK.md): keep it short.
+# Tansu holds a group join for half the session timeout (docs/stack.md): keep it short.
 GROUP_TIMEOUTS = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}
 # Tansu answers a fetch when its max wait runs out, not when a record arrives (measured:
 # ~200 ms per hop at librdkafka's 500 ms default, ~10 ms at 10 ms): every hop pays this wait.

@@ -1,7 +1,7 @@
 """SeriesBatch, the metrics topic's record (v2): each series named once, samples as packed columns.
 
 Why columns: a v1 MetricBatch repeats name and labels per sample, and every consumer pays a
-fastavro map decode per sample for them (~55–70k samples/s per core, STACK.md): the sinks spent
+fastavro map decode per sample for them (~55–70k samples/s per core, docs/stack.md): the sinks spent
 more CPU decoding than ingest spent parsing. Here a sample is 20 bytes of packed columns that
 `array` reads at C speed, and each series' name and labels come once per batch, last in the
 record, so a reader that has seen every series id of the batch before stops reading before them.

@@ -160,7 +160,7 @@ class PostgresSink:
         try:
             conn = self._connection()
             with conn.transaction(), conn.cursor() as cur:
-                # executemany runs in pipeline mode: one round trip per batch, ~20k rows/s (STACK.md),
+                # executemany runs in pipeline mode: one round trip per batch, ~20k rows/s (docs/stack.md),
                 # far above the rate of alert transitions and delivery attempts.
                 if events:
                     cur.executemany(INSERT_ALERT_EVENT, events)

@@ -1,7 +1,7 @@
 """Metrics → the time-series store, as Influx line protocol through influxdb-client.
 
 VictoriaMetrics takes line protocol on /api/v2/write and, run with `-influxSkipSingleField`,
-stores `name,labels value=V T` as metric `name{labels}` (STACK.md); InfluxDB 2.x/3.x take the
+stores `name,labels value=V T` as metric `name{labels}` (docs/stack.md); InfluxDB 2.x/3.x take the
 same lines. Line protocol: https://docs.influxdata.com/influxdb/v2/reference/syntax/line-protocol/
 """
 

@@ -46,7 +46,7 @@ def build_app(settings: StreamsSettings, feed: RulesFeed, incident_engine_of) ->
         datadir=str(settings.data_dir),
         topic_partitions=partitions,
         table_standby_replicas=0,  # a worker's tables hold exactly the partitions it evaluates
-        # Tansu holds group joins for half the session timeout (STACK.md).
+        # Tansu holds group joins for half the session timeout (docs/stack.md).
         broker_session_timeout=6,
         broker_heartbeat_interval=1,
         # Committed offsets are ingest's measure of evaluation lag (ingest/evaluation_lag.py): Faust's 2.8 s

@@ -5,7 +5,7 @@ plain assigned consumer reading from the beginning, not a member of the worker's
 newest record of an id wins, as compaction would keep it: the API publishes in commit order and
 republishes Postgres' latest version of everything at start, because the embedded broker
 forgets topics on restart. Deletes are records (`deleted: true`), since the embedded broker
-never returns tombstones (STACK.md). After a broker error the feed reads again from the
+never returns tombstones (docs/stack.md). After a broker error the feed reads again from the
 beginning; records apply idempotently.
 
 Subclasses say which records they can use (`accept`) and what to build from the current ones
@@ -90,7 +90,7 @@ class CompactedFeed(Generic[R]):
             metadata = consumer.list_topics(self._topic, timeout=10).topics[self._topic]
             partitions = [TopicPartition(self._topic, p, OFFSET_BEGINNING) for p in metadata.partitions]
             consumer.assign(partitions)
-            # Tansu's high watermark is the last batch's base offset + 1 (STACK.md): reaching it means
+            # Tansu's high watermark is the last batch's base offset + 1 (docs/stack.md): reaching it means
             # the last batch is in the fetch being read.
             ends = {tp.partition: consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in partitions}
             while not self._stop.is_set():

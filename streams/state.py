@@ -1,7 +1,7 @@
 """Alert state kept in a Faust table (changelog-backed), with a live in-memory view.
 
 Every sample may change an alert's state (window points, model, last arrival), but writing the
-changelog per sample would cap a worker at ~1,500 samples/s (STACK.md). So changes are kept live
+changelog per sample would cap a worker at ~1,500 samples/s (docs/stack.md). So changes are kept live
 in memory and checkpointed: a lifecycle transition is written once its AlertEvent was
 acknowledged, every other change just before the worker commits its input offsets (and, if
 `checkpoint_s` is set, at least that often). A successor restores the checkpoint and replays
@@ -13,7 +13,7 @@ Writes name their changelog partition explicitly (the input partition the alert 
 the timer can write too, outside any stream event.
 
 Each burst of writes ends with a one-record "seal" batch per partition. Tansu reports a
-partition's high watermark as the last batch's base offset + 1 (STACK.md), and Faust's recovery
+partition's high watermark as the last batch's base offset + 1 (docs/stack.md), and Faust's recovery
 reads a changelog only up to that watermark: without the seal, the states after the first one
 of the last batch were silently missing after a restart (measured: a 3-sample window came back
 with 2).

@@ -1,4 +1,4 @@
-"""The servers of the embedded stack: how each is prepared, started and checked (see STACK.md)."""
+"""The servers of the embedded stack: how each is prepared, started and checked (see docs/stack.md)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The rules engine's agents hand every AlertEvent they sent to `forward`: the routing tree and
 group_by pick its groups, and the transitions go to the routed topic as one record per group
-partition per batch (a Faust worker pays ~0.2 ms per record, STACK.md, so single transitions
+partition per batch (a Faust worker pays ~0.2 ms per record, docs/stack.md, so single transitions
 would cap a worker near 4k/s) → `group` (+ `command` from the commands topic, co-partitioned)
 → incidents and notifications topics. A 1-second timer runs due flushes and escalations. Each group's state is written after
 the records it produced were acknowledged (event first: a crash replays, never loses), and every

@@ -4,7 +4,7 @@ The query evaluator runs PromQL itself (kernel/promql, Prometheus 2.42 semantics
 VictoriaMetrics' /api/v1/query: MetricsQL differs from PromQL in `rate`/`increase` extrapolation,
 lookback and staleness, which changes whether and when a rule fires and what `$value` is. So the
 store only hands over raw samples: `/api/v1/export` with `match[]`, `start`, `end` returns every
-stored sample of the matching series exactly (STACK.md), one JSON object per series and line.
+stored sample of the matching series exactly (docs/stack.md), one JSON object per series and line.
 See https://docs.victoriametrics.com/#how-to-export-data-in-json-line-format
 
 The metrics sink writes `name{labels}` as line protocol into VictoriaMetrics run with

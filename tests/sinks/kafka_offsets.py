@@ -15,7 +15,7 @@ def produce(settings: CommonSettings, topic: str, records: list[tuple[bytes, byt
             ) -> dict[int, int]:
     """Produce (value, key, partition) records, acked; returns {partition: offset after the last one}.
 
-    The end comes from the delivery reports: Tansu's high watermark is wrong (STACK.md).
+    The end comes from the delivery reports: Tansu's high watermark is wrong (docs/stack.md).
     """
     ends: dict[int, int] = {}
 
