@@ -149,7 +149,7 @@ class VictoriaMetrics(Part):
                 # The sink writes `name,labels value=v`: keep `name` as the metric name.
                 "-influxSkipSingleField", "-loggerLevel=WARN",
                 # Writes are retried (ingest republishes, a sink re-reads after a crash): keep one sample
-                # per series and millisecond, so the same point written twice is stored once (README).
+                # per series and millisecond, so the same point written twice is stored once (docs/stack.md).
                 DEDUP_FLAG]
 
     def ready(self) -> bool:

@@ -131,7 +131,7 @@ def _named_once(pairs: list[tuple[str, str]]) -> bool:
 
 
 def _valid_remote_write_v1(body: bytes) -> bool:
-    # Exemplars and metadata are ignored by ingest (README), so only series and samples are read here.
+    # Exemplars and metadata are ignored by ingest (docs/protocols.md), so only series and samples are read here.
     try:
         request = WriteRequestRaw.FromString(body)
         return all(_named_once([(l.name, l.value) for l in map(Label.FromString, series.labels)])
@@ -175,7 +175,7 @@ def _valid_otlp(body: bytes, is_json: bool) -> bool:
 
 
 def _valid_otlp_but_unread_points(body: bytes) -> bool:
-    """Valid but for attributes of points flagged "no recorded value", which are skipped unread (README)."""
+    """Valid but for attributes of points flagged "no recorded value", which are skipped unread (docs/protocols.md)."""
     try:
         request = RawExportMetricsServiceRequest.FromString(body)  # the wire view: attributes as bytes
         for resource_metrics in request.resource_metrics:
