@@ -28,9 +28,13 @@ log = logging.getLogger(__name__)
 class Backpressure(RetryableError):
     """The producer's local queue is full: the sender should retry after a short pause."""
 
+    status = 429  # too many requests: the sender's rate, answered where its protocol retries a 429
+
 
 class KafkaUnavailable(RetryableError):
     """The broker did not acknowledge in time or refused the batch."""
+
+    status = 503  # the service, not the sender
 
 
 class Publisher:

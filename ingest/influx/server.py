@@ -11,84 +11,37 @@ accept writes" (its 429 means an account over its quota); influxdb-client and Te
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from kernel.retry import RetryableError
 from ingest import metrics
 from ingest.admission import Admission
-from ingest.body import BODY_READ_TIMEOUT_S, BodyError, read_body
+from ingest.body import BODY_READ_TIMEOUT_S, BodyError
+from ingest.http_adapter import Decoded, HttpAdapter
 from ingest.influx.parse import ParseResult, parse
-from ingest.pipeline import Pipeline, Problem, Unit
+from ingest.pipeline import Outcome, Pipeline, Problem, Unit
 
 PROTOCOL = "influx"
 MAX_LISTED_PROBLEMS = 100  # bad lines named one by one (answer and dead-letter topic); the rest are counted
-OFFLOAD_BYTES = 256 * 1024  # parse bigger bodies on a thread so the event loop keeps answering
 
 
 def router(pipeline: Pipeline, max_body_bytes: int, max_line_bytes: int, admission: Admission,
            body_timeout_s: float = BODY_READ_TIMEOUT_S) -> APIRouter:
     """Routes: POST /write (v1), POST /api/v2/write (v2), GET|HEAD /ping."""
     routes = APIRouter(tags=["influx"])
-
-    async def write(request: Request, precision: str, v2: bool) -> Response:
-        return await metrics.timed(PROTOCOL, _write(request, precision, v2))
-
-    async def _write(request: Request, precision: str, v2: bool) -> Response:
-        with admission.slot(PROTOCOL) as shed:
-            if shed is not None:
-                return _error(503, shed.message, v2, retry_after=shed.retry_after_s)
-            return await _admitted(request, precision, v2)
-
-    async def _admitted(request: Request, precision: str, v2: bool) -> Response:
-        try:
-            body = await read_body(request, max_body_bytes, body_timeout_s)
-        except BodyError as exc:
-            return _error(exc.status, exc.message, v2)
-        if not body.strip():
-            return _error(400, "empty body: no line protocol to write", v2)
-        now_ns = time.time_ns()
-        try:
-            if len(body) > OFFLOAD_BYTES:
-                result = await asyncio.to_thread(parse, body, precision, now_ns, max_line_bytes,
-                                                 MAX_LISTED_PROBLEMS)
-            else:
-                result = parse(body, precision, now_ns, max_line_bytes, MAX_LISTED_PROBLEMS)
-        except ValueError as exc:  # unknown precision
-            return _error(400, str(exc), v2)
-        if result.skipped_string_fields:
-            metrics.FIELDS_SKIPPED.labels(PROTOCOL).inc(result.skipped_string_fields)
-        units = [Unit(f"line {line.number}", line.samples) for line in result.lines]
-        problems = _parse_problems(result)
-        source = request.client.host if request.client else "unknown"
-        try:
-            outcome = await pipeline.accept(PROTOCOL, source, units, problems, now_ms=now_ns // 1_000_000,
-                                            agent=request.state.agent)
-        except RetryableError as exc:
-            kind = type(exc).__name__
-            metrics.PUBLISH_FAILURES.labels(PROTOCOL, kind).inc()
-            status = 429 if kind == "Backpressure" else 503
-            return _error(status, f"{exc}; nothing of this request was written, retry it", v2,
-                          retry_after=exc.retry_after or 1)
-        unlisted = result.error_count - len(result.errors)
-        if unlisted > 1:  # the pipeline counted their summary problem as one
-            metrics.LINES_REJECTED.labels(PROTOCOL, "invalid").inc(unlisted - 1)
-        if not outcome.problems:
-            return Response(status_code=204)
-        return _partial(outcome.accepted, outcome.problems, v2, unlisted)
+    adapter = HttpAdapter(PROTOCOL, pipeline, admission, max_body_bytes, body_timeout_s)
 
     @routes.post("/write", status_code=204, summary="InfluxDB 1.x write")
     async def write_v1(request: Request, db: str = "", precision: str = "ns") -> Response:
         """Write line protocol the way InfluxDB 1.x does (`db`, `rp` are accepted and ignored)."""
-        return await write(request, precision, v2=False)
+        return await adapter.handle(request, _Exchange(precision, max_line_bytes, v2=False))
 
     @routes.post("/api/v2/write", status_code=204, summary="InfluxDB 2.x write")
     async def write_v2(request: Request, bucket: str = "", org: str = "", precision: str = "ns") -> Response:
         """Write line protocol the way InfluxDB 2.x does (`bucket`, `org` are accepted and ignored)."""
-        return await write(request, precision, v2=True)
+        return await adapter.handle(request, _Exchange(precision, max_line_bytes, v2=True))
 
     @routes.api_route("/ping", methods=["GET", "HEAD"], status_code=204, summary="InfluxDB ping")
     async def ping() -> Response:
@@ -96,6 +49,46 @@ def router(pipeline: Pipeline, max_body_bytes: int, max_line_bytes: int, admissi
         return Response(status_code=204, headers={"X-Influxdb-Version": "vigil"})
 
     return routes
+
+
+class _Exchange:
+    """One write, v1 or v2: they differ only in the shape of their JSON answers."""
+
+    raw_body = False
+
+    def __init__(self, precision: str, max_line_bytes: int, v2: bool) -> None:
+        self._precision, self._max_line_bytes, self._v2 = precision, max_line_bytes, v2
+
+    def decode(self, body: bytes) -> Decoded:
+        if not body.strip():
+            raise BodyError(400, "empty body: no line protocol to write")
+        now_ns = time.time_ns()
+        try:
+            result = parse(body, self._precision, now_ns, self._max_line_bytes, MAX_LISTED_PROBLEMS)
+        except ValueError as exc:  # unknown precision
+            raise BodyError(400, str(exc)) from None
+        if result.skipped_string_fields:
+            metrics.FIELDS_SKIPPED.labels(PROTOCOL).inc(result.skipped_string_fields)
+        units = [Unit(f"line {line.number}", line.samples) for line in result.lines]
+        return Decoded(units, _parse_problems(result), now_ms=now_ns // 1_000_000, detail=result)
+
+    def error(self, status: int, message: str, retry_after: float | None = None) -> Response:
+        return _error(status, message, self._v2, retry_after)
+
+    def written(self, outcome: Outcome, decoded: Decoded) -> Response:
+        result: ParseResult = decoded.detail
+        unlisted = result.error_count - len(result.errors)
+        if unlisted > 1:  # the pipeline counted their summary problem as one
+            metrics.LINES_REJECTED.labels(PROTOCOL, "invalid").inc(unlisted - 1)
+        if not outcome.problems:
+            return Response(status_code=204)
+        return _partial(outcome.accepted, outcome.problems, self._v2, unlisted)
+
+    def prepare(self, decoded: Decoded) -> None:
+        pass
+
+    def not_published(self, decoded: Decoded) -> None:
+        pass
 
 
 def _parse_problems(result: ParseResult) -> list[Problem]:

@@ -12,7 +12,6 @@ https://opentelemetry.io/docs/specs/otlp/#otlphttp-throttling — "the server is
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from fastapi import APIRouter, Request, Response
@@ -20,19 +19,17 @@ from google.protobuf import json_format
 from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 
-from kernel.retry import RetryableError
-from ingest import metrics
 from ingest.admission import Admission
-from ingest.body import BODY_READ_TIMEOUT_S, BodyError, read_body
+from ingest.body import BODY_READ_TIMEOUT_S, BodyError
+from ingest.http_adapter import Decoded, HttpAdapter
 from ingest.otlp.config import JSON, PROTOBUF
 from ingest.otlp.cumulative import DeltaToCumulative
 from ingest.otlp.parse import PayloadError, decode, parse
 from ingest.otlp.translate import AttributeSets
-from ingest.pipeline import Pipeline, Problem
+from ingest.pipeline import Outcome, Pipeline, Problem
 
 PROTOCOL = "otlp"
 MAX_LISTED_PROBLEMS = 20
-OFFLOAD_BYTES = 256 * 1024  # decode bigger bodies on a thread so the event loop keeps answering
 # google.rpc.Code values: https://github.com/googleapis/googleapis/blob/master/google/rpc/code.proto
 _RPC_CODES = {400: 3, 413: 3, 415: 3, 429: 8, 503: 14}
 
@@ -41,62 +38,62 @@ def router(pipeline: Pipeline, max_body_bytes: int, admission: Admission,
            body_timeout_s: float = BODY_READ_TIMEOUT_S) -> APIRouter:
     """Routes: POST /v1/metrics."""
     routes = APIRouter(tags=["opentelemetry"])
+    adapter = HttpAdapter(PROTOCOL, pipeline, admission, max_body_bytes, body_timeout_s)
     deltas = DeltaToCumulative()
     attribute_sets = AttributeSets()
 
     @routes.post("/v1/metrics", summary="OTLP/HTTP metrics export")
     async def export(request: Request) -> Response:
         """Take an ExportMetricsServiceRequest (protobuf or JSON); 2xx only once Kafka has it."""
-        return await metrics.timed(PROTOCOL, _export(request))
-
-    async def _export(request: Request) -> Response:
         media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
         is_json = media == JSON
         if media not in (PROTOBUF, JSON):
-            return _status(415, f"Content-Type '{media[:100]}' is not supported; send {PROTOBUF} or {JSON}", is_json)
-        with admission.slot(PROTOCOL) as shed:
-            if shed is not None:
-                return _status(503, shed.message, is_json, retry_after=shed.retry_after_s)
-            return await _admitted(request, is_json)
+            refused = _status(415, f"Content-Type '{media[:100]}' is not supported; send {PROTOBUF} or {JSON}", is_json)
+            return await adapter.handle(request, refused)
+        return await adapter.handle(request, _Exchange(is_json, deltas, attribute_sets))
 
-    async def _admitted(request: Request, is_json: bool) -> Response:
+    return routes
+
+
+class _Exchange:
+    """One export, protobuf or JSON (answered in the request's encoding)."""
+
+    raw_body = False
+
+    def __init__(self, is_json: bool, deltas: DeltaToCumulative, attribute_sets: AttributeSets) -> None:
+        self._is_json, self._deltas, self._attribute_sets = is_json, deltas, attribute_sets
+        self._applied: list = []
+
+    def decode(self, body: bytes) -> Decoded:
         now_ms = int(time.time() * 1000)
         try:
-            body = await read_body(request, max_body_bytes, body_timeout_s)
-            if len(body) > OFFLOAD_BYTES:
-                result = await asyncio.to_thread(lambda: parse(decode(body, is_json), now_ms, attribute_sets))
-            else:
-                result = parse(decode(body, is_json), now_ms, attribute_sets)
-        except BodyError as exc:
-            return _status(exc.status, exc.message, is_json)
+            result = parse(decode(body, self._is_json), now_ms, self._attribute_sets)
         except PayloadError as exc:
-            return _status(400, str(exc), is_json)
-        for reason, count in result.skipped.items():
-            metrics.SAMPLES_SKIPPED.labels(PROTOCOL, reason).inc(count)
-        units = result.points  # each ParsedPoint is a pipeline Unit
+            raise BodyError(400, str(exc)) from None
         problems = [Problem(e.location, e.reason) for e in result.errors]
-        source = request.client.host if request.client else "unknown"
-        applied = [change for point in result.points if point.delta for change in deltas.apply(point.samples)]
-        try:
-            outcome = await pipeline.accept(PROTOCOL, source, units, problems, now_ms=now_ms,
-                                            agent=request.state.agent)
-        except RetryableError as exc:
-            deltas.revert(applied)
-            kind = type(exc).__name__
-            metrics.PUBLISH_FAILURES.labels(PROTOCOL, kind).inc()
-            status = 429 if kind == "Backpressure" else 503
-            return _status(status, f"{exc}; nothing of this request was written, retry it", is_json,
-                           retry_after=exc.retry_after or 1)
+        # each ParsedPoint is a pipeline Unit
+        return Decoded(result.points, problems, result.skipped, now_ms=now_ms, detail=result)
+
+    def prepare(self, decoded: Decoded) -> None:
+        """Delta points become cumulative (state shared by every export); undone if Kafka does not take them."""
+        points = decoded.detail.points
+        self._applied = [change for point in points if point.delta for change in self._deltas.apply(point.samples)]
+
+    def error(self, status: int, message: str, retry_after: float | None = None) -> Response:
+        return _status(status, message, self._is_json, retry_after)
+
+    def written(self, outcome: Outcome, decoded: Decoded) -> Response:
         answer = ExportMetricsServiceResponse()
         if outcome.problems:
-            refused = {e.location: e.points for e in result.errors}
+            refused = {e.location: e.points for e in decoded.detail.errors}
             answer.partial_success.rejected_data_points = sum(refused.get(p.location, 1) for p in outcome.problems)
             listed = "; ".join(f"{p.location}: {p.reason}" for p in outcome.problems[:MAX_LISTED_PROBLEMS])
             more = len(outcome.problems) - MAX_LISTED_PROBLEMS
             answer.partial_success.error_message = listed + (f"; and {more} more" if more > 0 else "")
-        return _message(200, answer, is_json)
+        return _message(200, answer, self._is_json)
 
-    return routes
+    def not_published(self, decoded: Decoded) -> None:
+        self._deltas.revert(self._applied)
 
 
 def _message(status: int, message, is_json: bool, headers: dict | None = None) -> Response:

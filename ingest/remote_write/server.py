@@ -17,31 +17,31 @@ relabel drops): a sender reads "0 written" on a 2xx as a receiver that didn't un
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 
-from kernel.retry import RetryableError
-from ingest import metrics
 from ingest.admission import Admission
-from ingest.body import BODY_READ_TIMEOUT_S, BodyError, read_raw_body
-from ingest.pipeline import Pipeline, Problem
+from ingest.body import BODY_READ_TIMEOUT_S, BodyError
+from ingest.http_adapter import Decoded, HttpAdapter
+from ingest.pipeline import Outcome, Pipeline, Problem
 from ingest.remote_write import parse_v2
 from ingest.remote_write.config import (CONTENT_TYPE, EXEMPLARS_WRITTEN, HISTOGRAMS_WRITTEN, PROTO_V1, PROTO_V2,
                                         SAMPLES_WRITTEN)
 from ingest.remote_write.parse import LabelSets, ParseResult, PayloadError, decompress, parse
+from ingest.validate import Limits
 
 PROTOCOL = "remote_write"
 MAX_LISTED_PROBLEMS = 100
-OFFLOAD_BYTES = 256 * 1024  # decode bigger bodies on a thread so the event loop keeps answering
 
 
 def router(pipeline: Pipeline, max_body_bytes: int, admission: Admission,
            body_timeout_s: float = BODY_READ_TIMEOUT_S) -> APIRouter:
     """Routes: POST /api/v1/write."""
     routes = APIRouter(tags=["prometheus"])
+    # Prometheus retries every 5xx but 429 only when told to (module docstring): backpressure is 503.
+    adapter = HttpAdapter(PROTOCOL, pipeline, admission, max_body_bytes, body_timeout_s, backpressure=lambda exc: 503)
     # ±Inf are real Prometheus values (a gauge can be +Inf) and VictoriaMetrics stores them.
     limits = dataclasses.replace(pipeline.limits, allow_infinite=True)
     decoders = {PROTO_V1: (parse, LabelSets()), PROTO_V2: (parse_v2.parse, parse_v2.symbol_label_sets())}
@@ -49,45 +49,42 @@ def router(pipeline: Pipeline, max_body_bytes: int, admission: Admission,
     @routes.post("/api/v1/write", status_code=204, summary="Prometheus remote write 1.0 and 2.0")
     async def write(request: Request) -> Response:
         """Take a snappy prometheus.WriteRequest or io.prometheus.write.v2.Request; 2xx only once Kafka has it."""
-        return await metrics.timed(PROTOCOL, _write(request))
-
-    async def _write(request: Request) -> Response:
         proto, refused = negotiate(request.headers.get("content-type", ""),
                                    request.headers.get("content-encoding", ""))
         if refused:
-            return _error(415, refused)
-        written = {SAMPLES_WRITTEN: "0", HISTOGRAMS_WRITTEN: "0", EXEMPLARS_WRITTEN: "0"} if proto == PROTO_V2 else {}
-        with admission.slot(PROTOCOL) as shed:
-            if shed is not None:
-                return _error(503, shed.message, retry_after=shed.retry_after_s, headers=written)
-            return await _admitted(request, proto, written)
+            return await adapter.handle(request, _error(415, refused))
+        return await adapter.handle(request, _Exchange(proto, *decoders[proto], max_body_bytes, limits))
 
-    async def _admitted(request: Request, proto: str, written: dict[str, str]) -> Response:
-        decode, label_sets = decoders[proto]
+    return routes
+
+
+class _Exchange:
+    """One write of remote write `proto`: every 2.0 answer carries the X-Prometheus-Remote-Write-*-Written headers."""
+
+    raw_body = True  # snappy, not a Content-Encoding to undo
+
+    def __init__(self, proto: str, decode, label_sets: LabelSets, max_body_bytes: int, limits: Limits) -> None:
+        self._decode, self._label_sets = decode, label_sets
+        self._max_body_bytes, self._limits = max_body_bytes, limits
+        self._written = ({SAMPLES_WRITTEN: "0", HISTOGRAMS_WRITTEN: "0", EXEMPLARS_WRITTEN: "0"}
+                         if proto == PROTO_V2 else {})
+
+    def decode(self, body: bytes) -> Decoded:
         try:
-            body = await read_raw_body(request, max_body_bytes, body_timeout_s)
-            if len(body) > OFFLOAD_BYTES:
-                result = await asyncio.to_thread(_decode, decode, body, max_body_bytes, label_sets)
-            else:
-                result = _decode(decode, body, max_body_bytes, label_sets)
-        except BodyError as exc:
-            return _error(exc.status, exc.message, headers=written)
+            result = self._decode(decompress(body, self._max_body_bytes), self._label_sets)
         except PayloadError as exc:
-            return _error(exc.status, str(exc), headers=written)
-        for reason, count in result.skipped.items():
-            metrics.SAMPLES_SKIPPED.labels(PROTOCOL, reason).inc(count)
-        units = result.series  # each ParsedSeries is a pipeline Unit
+            raise BodyError(exc.status, str(exc)) from None
         problems = [Problem(e.location, e.reason, e.raw) for e in result.errors]
-        source = request.client.host if request.client else "unknown"
-        try:
-            outcome = await pipeline.accept(PROTOCOL, source, units, problems, limits=limits,
-                                            agent=request.state.agent)
-        except RetryableError as exc:
-            metrics.PUBLISH_FAILURES.labels(PROTOCOL, type(exc).__name__).inc()
-            return _error(503, f"{exc}; nothing of this request was written, retry it",
-                          retry_after=exc.retry_after or 1, headers=written)
+        # each ParsedSeries is a pipeline Unit
+        return Decoded(result.series, problems, result.skipped, limits=self._limits, detail=result)
+
+    def error(self, status: int, message: str, retry_after: float | None = None) -> Response:
+        return _error(status, message, retry_after, self._written)
+
+    def written(self, outcome: Outcome, decoded: Decoded) -> Response:
+        written = self._written
         if written:
-            written[SAMPLES_WRITTEN] = str(samples_written(result, {p.location for p in outcome.problems}))
+            written[SAMPLES_WRITTEN] = str(samples_written(decoded.detail, {p.location for p in outcome.problems}))
         if not outcome.problems:
             return Response(status_code=204, headers=written)
         listed = "; ".join(f"{p.location}: {p.reason}" for p in outcome.problems[:MAX_LISTED_PROBLEMS])
@@ -95,11 +92,11 @@ def router(pipeline: Pipeline, max_body_bytes: int, admission: Admission,
         return _error(400, f"{len(outcome.problems)} series rejected, {outcome.accepted} sample(s) written: "
                            f"{listed}{f'; and {more} more' if more > 0 else ''}", headers=written)
 
-    return routes
+    def prepare(self, decoded: Decoded) -> None:
+        pass
 
-
-def _decode(decode, body: bytes, max_body_bytes: int, label_sets: LabelSets) -> ParseResult:
-    return decode(decompress(body, max_body_bytes), label_sets)
+    def not_published(self, decoded: Decoded) -> None:
+        pass
 
 
 def samples_written(result: ParseResult, refused: set[str]) -> int:
