@@ -31,11 +31,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from kernel.gotemplate import TemplateError as GoTemplateError, check as check_go_template
 from kernel.promql import PromQLError, parse as parse_promql
 from kernel.matchers import Matcher, MatcherError, parse_matcher
+from kernel.names import LABEL_NAME_SYNTAX, METRIC_NAME_SYNTAX, is_label_name, is_metric_name
 from kernel.rule_template import TemplateError, validate_template
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
-_METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 RuleType = Literal["threshold", "rate", "increase", "deriv", "avg_over_time", "min_over_time", "max_over_time",
                    "sum_over_time", "count_over_time", "quantile_over_time", "absent", "anomaly"]
@@ -95,8 +94,8 @@ class QueryGroup(BaseModel):
     @classmethod
     def _label_names(cls, v: dict[str, str]) -> dict[str, str]:
         for name in v:
-            if not _LABEL.match(name) or name == "__name__":
-                raise ValueError(f"'{name}' is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+            if not is_label_name(name) or name == "__name__":
+                raise ValueError(f"'{name}' is not a valid label name ({LABEL_NAME_SYNTAX})")
         return v
 
 
@@ -133,8 +132,8 @@ class Rule(BaseModel):
     @field_validator("metric", "record")
     @classmethod
     def _metric_name(cls, v: str | None) -> str | None:
-        if v is not None and not _METRIC.match(v):
-            raise ValueError(f"'{v}' is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
+        if v is not None and not is_metric_name(v):
+            raise ValueError(f"'{v}' is not a valid metric name ({METRIC_NAME_SYNTAX})")
         return v
 
     @field_validator("labels", mode="before")
@@ -147,16 +146,16 @@ class Rule(BaseModel):
     @classmethod
     def _label_names(cls, v: dict[str, str]) -> dict[str, str]:
         for name in v:
-            if not _LABEL.match(name):
-                raise ValueError(f"'{name}' is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+            if not is_label_name(name):
+                raise ValueError(f"'{name}' is not a valid label name ({LABEL_NAME_SYNTAX})")
         return v
 
     @field_validator("by")
     @classmethod
     def _by_names(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
         for name in v or ():
-            if not _LABEL.match(name):
-                raise ValueError(f"'{name}' is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+            if not is_label_name(name):
+                raise ValueError(f"'{name}' is not a valid label name ({LABEL_NAME_SYNTAX})")
         return v
 
     @field_validator("matchers")
