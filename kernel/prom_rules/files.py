@@ -16,9 +16,10 @@ from pathlib import Path
 from kernel.gotemplate import TemplateError, check as check_template
 from kernel.names import is_label_name, is_metric_name
 from kernel.promql import PromQLError, parse as parse_promql
+from kernel.yaml_config import join
 
 from .labelset import METRIC_NAME
-from .yaml_source import Source, SourceError, compose, duration, join, mapping, scalar, sequence, string_map
+from .yaml_source import Source, SourceError, compose, duration, mapping, scalar, sequence, string_map
 
 _FILE_KEYS = ("groups",)
 _GROUP_KEYS = ("name", "interval", "limit", "rules")
