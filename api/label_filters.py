@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from api.errors import BadParam
-from api.promql import LABEL_NAME
+from kernel.names import LABEL_NAME_SYNTAX, is_label_name
 
 MAX_VALUE_CHARS = 1024
 
@@ -13,8 +13,8 @@ def parse(values: list[str], param: str = "label") -> list[tuple[str, str]]:
     filters = []
     for text in values:
         name, sep, value = text.partition("=")
-        if not sep or not LABEL_NAME.fullmatch(name):
-            raise BadParam("query", param, f"{text[:80]!r} is not name=value with a label name [a-zA-Z_][a-zA-Z0-9_]*")
+        if not sep or not is_label_name(name):
+            raise BadParam("query", param, f"{text[:80]!r} is not name=value with a label name {LABEL_NAME_SYNTAX}")
         if len(value) > MAX_VALUE_CHARS:
             raise BadParam("query", param, f"value of {name} is longer than {MAX_VALUE_CHARS} characters")
         filters.append((name, value))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from kernel.names import LABEL_NAME_PATTERN, LABEL_NAME_SYNTAX, is_label_name, is_reserved_label_name
 from schemas.records import CommandAction
 
 
@@ -691,7 +691,7 @@ class KeyIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$", description="unique among live keys")
     role: KeyRole
-    labels: dict[Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=128)],
+    labels: dict[Annotated[str, Field(pattern=LABEL_NAME_PATTERN, max_length=128)],
                  Annotated[str, Field(max_length=1024, pattern=r"^[^\x00]*$")]] = Field(
         default_factory=dict, max_length=32, description="ingest tokens only: labels added to every sample")
     rate_per_s: float | None = Field(None, gt=0, le=100_000, description="requests/s; default VIGIL_API_RATE_PER_S")
@@ -760,13 +760,12 @@ class AuditPage(BaseModel):
 MAX_DEVICE_LABELS = 64
 MAX_DEVICE_LABEL_NAME_CHARS = 128
 MAX_DEVICE_LABEL_VALUE_CHARS = 1024
-_DEVICE_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 def _device_label_name(name: str) -> str:
-    if not _DEVICE_LABEL_NAME.match(name):
-        raise ValueError(f"{name[:80]!r} is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)")
-    if name.startswith("__"):
+    if not is_label_name(name):
+        raise ValueError(f"{name[:80]!r} is not a label name ({LABEL_NAME_SYNTAX})")
+    if is_reserved_label_name(name):
         # Prometheus reserves `__*` for internal labels (__name__); relabeling drops them.
         raise ValueError(f"{name[:80]!r}: names starting with __ are reserved")
     return name
@@ -808,7 +807,7 @@ class DeviceIn(BaseModel):
     labels: dict[Annotated[str, Field(max_length=MAX_DEVICE_LABEL_NAME_CHARS), AfterValidator(_device_label_name)],
                  Annotated[str, Field(max_length=MAX_DEVICE_LABEL_VALUE_CHARS), AfterValidator(_device_label_value)]
                  ] = Field(max_length=MAX_DEVICE_LABELS,
-                           description=f"at most {MAX_DEVICE_LABELS}; names [a-zA-Z_][a-zA-Z0-9_]* not starting "
+                           description=f"at most {MAX_DEVICE_LABELS}; names {LABEL_NAME_SYNTAX} not starting "
                                        f"with __, values at most {MAX_DEVICE_LABEL_VALUE_CHARS} characters; added to "
                                        "the samples whose `device` or `host` label is this device (the sample's own "
                                        "labels win)")

@@ -11,9 +11,8 @@ import re
 
 from api.errors import BadParam
 from kernel.matchers import MatcherError, compile_regex
+from kernel.names import LABEL_NAME_SYNTAX, METRIC_NAME_SYNTAX, is_label_name, is_metric_name
 
-METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _MATCHER = re.compile(r"^([^=!~]*?)\s*(=~|!~|!=|=)(.*)$", re.DOTALL)
 MAX_MATCHERS = 20
 MAX_VALUE_CHARS = 1024
@@ -31,8 +30,8 @@ def parse_matcher(text: str) -> tuple[str, str, str]:
     if not found:
         raise BadParam("query", "match", f"{text[:80]!r} is not name=value, name!=value, name=~regex or name!~regex")
     name, op, value = found.groups()
-    if not LABEL_NAME.fullmatch(name):
-        raise BadParam("query", "match", f"{name[:80]!r} is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+    if not is_label_name(name):
+        raise BadParam("query", "match", f"{name[:80]!r} is not a label name ({LABEL_NAME_SYNTAX})")
     if len(value) > MAX_VALUE_CHARS:
         raise BadParam("query", "match", f"value of {name} is longer than {MAX_VALUE_CHARS} characters")
     if op in ("=~", "!~"):
@@ -45,8 +44,8 @@ def parse_matcher(text: str) -> tuple[str, str, str]:
 
 def selector(metric: str, matchers: list[str]) -> str:
     """The PromQL selector `metric{name op "value", …}` for a metric and matcher strings."""
-    if not METRIC_NAME.fullmatch(metric):
-        raise BadParam("query", "metric", f"{metric[:80]!r} is not a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
+    if not is_metric_name(metric):
+        raise BadParam("query", "metric", f"{metric[:80]!r} is not a metric name ({METRIC_NAME_SYNTAX})")
     if len(matchers) > MAX_MATCHERS:
         raise BadParam("query", "match", f"at most {MAX_MATCHERS} matchers, got {len(matchers)}")
     parts = [f"{name}{op}{quote(value)}" for name, op, value in map(parse_matcher, matchers)]

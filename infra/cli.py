@@ -177,8 +177,10 @@ def connectors(ctx: typer.Context) -> None:
     try:
         configs = load(settings.connectors_config, kinds())
         sources = Sources(load_sources(settings.ingest_config))
-    except (ConnectorsConfigError, ConfigError) as exc:
-        console.print(f"[red]invalid configuration[/] {exc}")
+    except (ConnectorsConfigError, ConfigError) as exc:  # FILE:LINE: key.path: reason, one a line
+        from rich.markup import escape
+
+        console.print(f"[red]invalid configuration[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
     run(settings, [(config.type, build(config)) for config in configs], sources)
 

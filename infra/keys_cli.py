@@ -17,13 +17,14 @@ report = Console(stderr=True)
 
 
 def _labels(pairs: list[str]) -> dict[str, str]:
-    from api.promql import LABEL_NAME
+    from kernel.names import LABEL_NAME_SYNTAX, is_label_name
 
     labels = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or not LABEL_NAME.fullmatch(name):
-            report.print(f"[red]--label {escape(pair)!r}[/]: expected name=value with a label name [a-zA-Z_][a-zA-Z0-9_]*")
+        if not sep or not is_label_name(name):
+            report.print(f"[red]--label {escape(pair)!r}[/]: expected name=value with a label name "
+                         f"{escape(LABEL_NAME_SYNTAX)}")
             raise typer.Exit(2)
         labels[name] = value
     return labels

@@ -126,15 +126,13 @@ def import_alertmanager(
     """Translate an Alertmanager config into Vigil's alerting config; report every item left out and why."""
     import yaml
 
-    from kernel.alerting.config import AlertingConfigError, parse_alerting_config, read_yaml
+    from kernel.alerting.config import AlertingConfigError, parse_alerting_config
+    from kernel.yaml_config import ConfigFileError, Yaml12Loader, read
 
     try:
-        document, _ = read_yaml(file.read_text())
-    except OSError as exc:
-        report.print(f"[red]cannot read[/] {escape(str(file))}: {escape(exc.strerror or str(exc))}")
-        raise typer.Exit(1) from None
-    except yaml.YAMLError as exc:
-        report.print(f"[red]not valid YAML[/] {escape(str(file))}: {escape(str(exc))}", soft_wrap=True)
+        document = read(file, what="the Alertmanager config", loader=Yaml12Loader).data
+    except ConfigFileError as exc:  # FILE: cannot read …, FILE:LINE: not valid YAML: …
+        report.print(f"[red]cannot import[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from None
     if not isinstance(document, dict):
         report.print(f"[red]{escape(str(file))}[/]: expected an Alertmanager config (a mapping with route:)")

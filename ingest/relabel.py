@@ -15,10 +15,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kernel.matchers import MatcherError, compile_regex
+from kernel.names import is_label_name
 
 NAME = "__name__"
 _REFERENCE = re.compile(r"\$(?:(\d+)|\{(\w+)\}|([a-zA-Z_]\w*))")
-_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
 class RelabelRule(BaseModel):
@@ -53,7 +53,7 @@ class RelabelRule(BaseModel):
             raise ValueError("action 'replace' needs target_label")
         if self.action in ("keep", "drop") and not self.source_labels:
             raise ValueError(f"action '{self.action}' needs source_labels")
-        if self.action == "replace" and "$" not in self.target_label and not _LABEL_NAME.fullmatch(self.target_label):
+        if self.action == "replace" and "$" not in self.target_label and not is_label_name(self.target_label):
             raise ValueError(f"target_label {self.target_label!r} is not a label name")
         return self
 
@@ -92,7 +92,7 @@ def relabel(name: str, labels: dict[str, str], rules: tuple[RelabelRule, ...]) -
         elif match:  # replace
             target = _expand(rule.target_label, match)
             result = _expand(rule.replacement, match)
-            if not _LABEL_NAME.fullmatch(target):
+            if not is_label_name(target):
                 continue  # Prometheus skips a rule whose expanded target is not a valid label name
             if result:
                 view[target] = result

@@ -1,7 +1,7 @@
 """Who sends to ingest and what applies to them: agent tokens, static labels, relabeling, series limits.
 
 Read once from the YAML file named by VIGIL_INGEST_CONFIG (optional); an invalid file stops
-`vigil ingest` at start with the key at fault. Example:
+`vigil ingest` at start with the line and key path at fault (kernel/yaml_config.py). Example:
 
     tokens:                         # when any is listed (here or by `vigil keys create --role ingest`),
                                     # every HTTP write needs one of them
@@ -23,11 +23,11 @@ import hmac
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from ingest.relabel import RelabelRule
 from ingest.scrape.config import ScrapeJob
+from kernel.yaml_config import ConfigFileError, read, validation_problems
 
 DEFAULT_SOURCE = "*"
 
@@ -71,13 +71,14 @@ class IngestConfig(BaseModel):
     sources: dict[str, SourcePolicy] = {}
     scrape_configs: tuple[ScrapeJob, ...] = ()
 
-    @model_validator(mode="after")
-    def _unique_names(self):
-        for kind, names in (("token", [t.name for t in self.tokens]),
-                            ("job_name", [j.job_name for j in self.scrape_configs])):
-            if len(names) != len(set(names)):
-                raise ValueError(f"{kind}s must be unique: {sorted(n for n in set(names) if names.count(n) > 1)}")
-        return self
+    @field_validator("tokens", "scrape_configs")
+    @classmethod
+    def _unique_names(cls, entries: tuple, info: ValidationInfo) -> tuple:
+        kind = "token" if info.field_name == "tokens" else "job_name"
+        names = [entry.name if kind == "token" else entry.job_name for entry in entries]
+        if len(names) != len(set(names)):
+            raise ValueError(f"{kind}s must be unique: {sorted(n for n in set(names) if names.count(n) > 1)}")
+        return entries
 
 
 @dataclass(frozen=True)
@@ -88,23 +89,20 @@ class Agent:
     labels: dict[str, str]
 
 
-class ConfigError(ValueError):
-    """The ingest configuration file is invalid; the message names the file and key."""
+class ConfigError(ConfigFileError):
+    """The ingest configuration file is invalid; each line names the file, line and key path at fault."""
 
 
 def load(path: Path | None) -> IngestConfig:
     """The configuration in `path`, or an empty one (no tokens, no limits) when there is none."""
     if path is None:
         return IngestConfig()
+    document = read(path, ConfigError, what="the ingest config")
+    data = document.data or {}
     try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    try:
-        return IngestConfig.model_validate(document)
+        return IngestConfig.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"{path}: {problems}") from None
+        document.fail(validation_problems(exc, data), ConfigError)
 
 
 class Sources:

@@ -7,12 +7,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from kernel.names import LABEL_NAME, LABEL_NAME_SYNTAX, METRIC_NAME, METRIC_NAME_SYNTAX
 from schemas.records import Sample
 
-_METRIC = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-_LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
-_LABEL_NAMES = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*(?:\n[a-zA-Z_][a-zA-Z0-9_]*)*")  # names joined by \n
-# Metric names that matched _METRIC: every sample is checked, and a name recurs in every request.
+_LABEL_NAMES = re.compile(rf"{LABEL_NAME_SYNTAX}(?:\n{LABEL_NAME_SYNTAX})*")  # names joined by \n
+# Metric names that matched METRIC_NAME: every sample is checked, and a name recurs in every request.
 VALID_NAMES_MAX = 100_000
 VALID_NAMES: set[str] = set()  # read by the pipeline's inlined fast path; only check_sample adds to it
 
@@ -50,8 +49,8 @@ def check_sample(sample: Sample, now_ms: int, limits: Limits) -> str | None:
     if len(name) > limits.max_name_len:
         return f"metric name '{name[:40]}…' is {len(name)} characters (limit {limits.max_name_len})"
     if name not in VALID_NAMES:
-        if not _METRIC.fullmatch(name):
-            return f"metric name '{name[:80]}' is invalid: expected [a-zA-Z_:][a-zA-Z0-9_:]*"
+        if not METRIC_NAME.fullmatch(name):
+            return f"metric name '{name[:80]}' is invalid: expected {METRIC_NAME_SYNTAX}"
         if len(VALID_NAMES) >= VALID_NAMES_MAX:
             VALID_NAMES.clear()
         VALID_NAMES.add(name)
@@ -70,8 +69,8 @@ def check_labels(labels: dict[str, str], limits: Limits) -> str | None:
     for key, val in labels.items():
         if len(key) > limits.max_label_name_len:
             return f"label name '{key[:40]}…' is {len(key)} characters (limit {limits.max_label_name_len})"
-        if not _LABEL.fullmatch(key):
-            return f"label name '{key[:80]}' is invalid: expected [a-zA-Z_][a-zA-Z0-9_]*"
+        if not LABEL_NAME.fullmatch(key):
+            return f"label name '{key[:80]}' is invalid: expected {LABEL_NAME_SYNTAX}"
         if len(val) > limits.max_label_value_len:
             return f"label '{key}' value is {len(val)} characters (limit {limits.max_label_value_len})"
     return None

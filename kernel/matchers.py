@@ -19,8 +19,10 @@ from typing import Literal
 
 import re2
 
+from kernel.names import LABEL_NAME_SYNTAX
+
 Op = Literal["=", "!=", "=~", "!~"]
-_MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\')\s*$')
+_MATCHER = re.compile(rf'^\s*({LABEL_NAME_SYNTAX})\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\')\s*$')
 MAX_REGEX_LEN = 1024
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.dot_nl = True  # Prometheus compiles ^(?s:…)$

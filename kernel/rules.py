@@ -25,17 +25,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from kernel.gotemplate import TemplateError as GoTemplateError, check as check_go_template
 from kernel.promql import PromQLError, parse as parse_promql
 from kernel.matchers import Matcher, MatcherError, parse_matcher
+from kernel.names import LABEL_NAME_SYNTAX, METRIC_NAME_SYNTAX, is_label_name, is_metric_name
 from kernel.rule_template import TemplateError, validate_template
+from kernel.yaml_config import ConfigFileError, Loc, key_path, read, validation_problems as file_problems
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
-_METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 RuleType = Literal["threshold", "rate", "increase", "deriv", "avg_over_time", "min_over_time", "max_over_time",
                    "sum_over_time", "count_over_time", "quantile_over_time", "absent", "anomaly"]
@@ -54,8 +53,8 @@ STREAM_FIELDS = ("type", "metric", "match", "matchers", "op", "threshold", "wind
                  "by", "warmup")
 
 
-class RuleError(ValueError):
-    """A rule that can't be used; the message names the file or request, the rule and the field."""
+class RuleError(ConfigFileError):
+    """A rule that can't be used; the message names the file and line (or the request) and the rule's field."""
 
 
 def parse_duration(value: str | int | float) -> float:
@@ -95,8 +94,8 @@ class QueryGroup(BaseModel):
     @classmethod
     def _label_names(cls, v: dict[str, str]) -> dict[str, str]:
         for name in v:
-            if not _LABEL.match(name) or name == "__name__":
-                raise ValueError(f"'{name}' is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+            if not is_label_name(name) or name == "__name__":
+                raise ValueError(f"'{name}' is not a valid label name ({LABEL_NAME_SYNTAX})")
         return v
 
 
@@ -133,8 +132,8 @@ class Rule(BaseModel):
     @field_validator("metric", "record")
     @classmethod
     def _metric_name(cls, v: str | None) -> str | None:
-        if v is not None and not _METRIC.match(v):
-            raise ValueError(f"'{v}' is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
+        if v is not None and not is_metric_name(v):
+            raise ValueError(f"'{v}' is not a valid metric name ({METRIC_NAME_SYNTAX})")
         return v
 
     @field_validator("labels", mode="before")
@@ -147,16 +146,16 @@ class Rule(BaseModel):
     @classmethod
     def _label_names(cls, v: dict[str, str]) -> dict[str, str]:
         for name in v:
-            if not _LABEL.match(name):
-                raise ValueError(f"'{name}' is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+            if not is_label_name(name):
+                raise ValueError(f"'{name}' is not a valid label name ({LABEL_NAME_SYNTAX})")
         return v
 
     @field_validator("by")
     @classmethod
     def _by_names(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
         for name in v or ():
-            if not _LABEL.match(name):
-                raise ValueError(f"'{name}' is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+            if not is_label_name(name):
+                raise ValueError(f"'{name}' is not a valid label name ({LABEL_NAME_SYNTAX})")
         return v
 
     @field_validator("matchers")
@@ -344,23 +343,50 @@ def load_rules(path: Path) -> RuleIndex:
 
 
 def read_rules_file(path: Path) -> list[Rule]:
-    """The rules of a Vigil rules file (`rules: [...]`), every one validated."""
-    try:
-        document = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise RuleError(f"{path}: cannot read rules file: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise RuleError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("rules"), list):
+    """The rules of a Vigil rules file (`rules: [...]`), every one validated; RuleError lists every mistake
+    as `FILE:LINE: rules[3].field: reason`."""
+    document = read(path, RuleError, what="rules file")
+    if not isinstance(document.data, dict) or not isinstance(document.data.get("rules"), list):
         raise RuleError(f"{path}: expected a mapping with a 'rules:' list")
-    rules, seen = [], set()
-    for i, raw in enumerate(document["rules"]):
-        where = f"{path}: rules[{i}]" + (f" ({raw.get('id')})" if isinstance(raw, dict) and raw.get("id") else "")
+    rules, problems, first = [], [], {}
+    for i, raw in enumerate(document.data["rules"]):
+        at = ("rules", i)
         if isinstance(raw, dict) and "version" in raw:
-            raise RuleError(f"{where}: version: set by the rule store, not in a rules file")
-        rule = parse_rule(raw, where)
-        if rule.id in seen:
-            raise RuleError(f"{where}: id: '{rule.id}' is used by an earlier rule")
-        seen.add(rule.id)
+            problems.append(((*at, "version"), "set by the rule store, not in a rules file"))
+            continue
+        try:
+            rule = Rule.model_validate(raw)
+        except ValidationError as exc:
+            problems += rule_problems(exc, raw, at)
+            continue
+        if rule.id in first:
+            problems.append(((*at, "id"), f"'{rule.id}' is used by an earlier rule ({key_path(first[rule.id])})"))
+            continue
+        first[rule.id] = at
         rules.append(rule)
+    if problems:
+        document.fail(problems, RuleError)
     return rules
+
+
+_NAMED_FIELD = re.compile(r"^([a-z_]+)(?:\[(\d+)\])?: (.*)$", re.DOTALL)
+_TEMPLATE_OF = re.compile(r"^template of '(.+?)': (.*)$", re.DOTALL)
+_FIELDS = frozenset(f.alias or name for name, f in Rule.model_fields.items())
+
+
+def rule_problems(exc: ValidationError, raw: object, at: Loc = ()) -> list[tuple[Loc, str]]:
+    """Pydantic's errors on one rule found at `at` in a file, as (key path, reason). The rule's own checks
+    name the field in their message (`window: a rate rule needs a window`, `template of 's': …`): the path
+    takes it, so the line is the field's."""
+    problems = []
+    for loc, reason in file_problems(exc, raw, at):
+        inside = loc[len(at):]
+        named = _NAMED_FIELD.match(reason)
+        if named and named.group(1) in _FIELDS and inside in ((), (named.group(1),)):
+            loc = (*at, named.group(1), *([int(named.group(2))] if named.group(2) else []))
+            inside, reason = loc[len(at):], named.group(3)
+        template = _TEMPLATE_OF.match(reason)
+        if template and inside in (("labels",), ("annotations",)):
+            loc, reason = (*loc, template.group(1)), template.group(2)
+        problems.append((loc, reason))
+    return problems

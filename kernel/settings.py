@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kernel.names import LABEL_NAME_SYNTAX, is_label_name, is_reserved_label_name
 from schemas.topics import Topics, streams_group
 
-_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _CONFIG = SettingsConfigDict(env_prefix="VIGIL_", frozen=True, extra="ignore")
 
 
@@ -160,8 +159,8 @@ class StreamsSettings(CommonSettings):
     @classmethod
     def _external_label_names(cls, v: dict[str, str]) -> dict[str, str]:
         for name in v:
-            if not _LABEL_NAME.match(name) or name.startswith("__"):
-                raise ValueError(f"'{name}' is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)")
+            if not is_label_name(name) or is_reserved_label_name(name):
+                raise ValueError(f"'{name}' is not a label name ({LABEL_NAME_SYNTAX}, not starting with __)")
         return {name: value for name, value in v.items() if value}  # Prometheus drops empty label values
     query_tick_s: float = Field(0.2, gt=0, le=1, description="how often the query evaluator looks for groups "
                                 "that are due (a group runs at its own interval, down to 1s)")

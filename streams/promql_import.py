@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import promql_parser as promql
-import yaml
 from pydantic import ValidationError
 
 from kernel.rules import WINDOW_TYPES, Rule, RuleError, validation_problems
+from kernel.yaml_config import read
 
 # The parser recurses per nesting level and overflows the native stack (a crash, not an exception)
 # near 10,000 levels; a condition Vigil can evaluate is a selector and a number, far below this.
@@ -103,15 +103,7 @@ class _NotImported(Exception):
 
 def translate_file(path: Path) -> Translation:
     """Read and translate a Prometheus rule file; RuleError when it can't be read or isn't one."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RuleError(f"{path}: cannot read rule file: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise RuleError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except yaml.YAMLError as exc:
-        raise RuleError(f"{path}: not valid YAML: {exc}") from None
-    return translate(document, str(path))
+    return translate(read(path, RuleError, what="rule file").data, str(path))
 
 
 def translate(document: object, source: str) -> Translation:

@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 from infra import routes_cli
 from infra.cli import app
-from kernel.alerting.config import load_alerting_config, read_yaml
+from kernel.alerting.config import load_alerting_config
 from kernel.alerting.routing import match_routes
+from kernel.yaml_config import Yaml12Loader, parse
 from tests.harness import REPO
 
 TESTDATA = Path(__file__).parent / "testdata"
@@ -176,7 +177,7 @@ def test_import_reports_every_dropped_item_with_its_path_and_why(imported):
 def test_import_to_stdout_is_yaml_alone(tmp_path):
     result = vigil("import", str(ALERTMANAGER))
     assert result.exit_code == 0
-    document, _ = read_yaml(result.stdout)
+    document = parse(result.stdout, "test", loader=Yaml12Loader).data
     assert document["route"]["receiver"] == "team-ops-slack" and "dropped" not in result.stdout
 
 

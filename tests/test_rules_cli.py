@@ -103,19 +103,19 @@ def test_apply_is_idempotent_bumps_changed_rules_and_prunes(vigil_env, rules_top
 
 @pytest.mark.parametrize(("text", "words"), [
     ("rules:\n  - id: cpu-high\n    alert: HighCPU\n    metric: cpu\n    type: rate\n    threshold: 1\n",
-     "window: a rate rule needs a window"),
-    ("rules:\n  - {id: a, alert: A, metric: m, threshold: 1, matchers: ['job=~\"(\"']}\n", "rules[0] (a): matchers"),
-    ("rules:\n  - {id: a, alert: A, metric: m, threshold: 1, version: 2}\n", "rules[0] (a): version"),
-    ("rules: [\n", "not valid YAML"),
-    ("groups: []\n", "expected a mapping with a 'rules:' list"),
+     ":2: rules[0].window: a rate rule needs a window"),
+    ("rules:\n  - {id: a, alert: A, metric: m, threshold: 1, matchers: ['job=~\"(\"']}\n", ":2: rules[0].matchers[0]:"),
+    ("rules:\n  - {id: a, alert: A, metric: m, threshold: 1, version: 2}\n", ":2: rules[0].version: set by the rule store"),
+    ("rules: [\n", ":2: not valid YAML:"),
+    ("groups: []\n", ": expected a mapping with a 'rules:' list"),
 ])
-def test_a_bad_rules_file_exits_2_naming_file_rule_and_field(vigil_env, tmp_path, text, words):
+def test_a_bad_rules_file_exits_2_naming_file_line_and_field(vigil_env, tmp_path, text, words):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
     result = vigil_rules(vigil_env, "apply", str(path))
     flat = " ".join(result.stdout.split())
     assert result.returncode == 2, result.stdout
-    assert str(path) in flat and words in flat and "Traceback" not in result.stdout
+    assert f"{path}{words}" in flat and "Traceback" not in result.stdout
     assert "cpu-high" not in vigil_rules(vigil_env, "list").stdout
 
 

@@ -30,10 +30,10 @@ from api.deps import TsdbDep
 from api.errors import RETRY_AFTER_S, BadParam
 from api.models import (PromBuildInfo, PromBuildInfoAnswer, PromErrorAnswer, PromExemplarsAnswer, PromLabelsAnswer,
                         PromMetadataAnswer, PromQueryAnswer, PromSeriesAnswer)
-from api.promql import LABEL_NAME, METRIC_NAME
 from api.request_body import RequestProblem, read_body
 from api.strict_params import ANY_QUERY
 from api.timerange import MAX_POINTS, parse_step, parse_time
+from kernel.names import LABEL_NAME_SYNTAX, METRIC_NAME_SYNTAX, is_label_name, is_metric_name
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +53,11 @@ BUILD_INFO = PromBuildInfo(version="2.45.0", revision="vigil", branch="vigil", b
 STATUS_OF = {"bad_data": 400, "execution": 422, "timeout": 503, "unavailable": 503}
 
 # A series selector as Prometheus' ParseMetricSelector takes it: `name`, `name{...}` or `{...}`, matched on the
-# stripped text. Possessive quantifiers (`*+`): a regex that backtracks over runs of spaces takes minutes.
+# stripped text. Possessive quantifiers (`*+`) and atomic groups (`(?>…)`, the names): a regex that backtracks
+# over runs of spaces takes minutes.
 _STRING = r'"(?:[^"\\\n]|\\.)*+"' r"|'(?:[^'\\\n]|\\.)*+'" r"|`[^`]*+`"
-_MATCHER = rf"[a-zA-Z_][a-zA-Z0-9_]*+\s*+(?:=~|!~|!=|=)\s*+(?:{_STRING})"
-_SELECTOR = re.compile(rf"(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*+)?\s*+"
+_MATCHER = rf"(?>{LABEL_NAME_SYNTAX})\s*+(?:=~|!~|!=|=)\s*+(?:{_STRING})"
+_SELECTOR = re.compile(rf"(?P<name>(?>{METRIC_NAME_SYNTAX}))?\s*+"
                        rf"(?P<braces>\{{\s*+(?:{_MATCHER}(?:\s*+,\s*+{_MATCHER})*+\s*+,?\s*+)?\}})?", re.DOTALL)
 
 
@@ -390,8 +391,8 @@ async def labels(request: Request, tsdb: TsdbDep, params: ParamsDep) -> Response
 
 
 def _label_name(name: Annotated[str, Path(examples=["job", "__name__"], max_length=200)]) -> str:
-    if not LABEL_NAME.fullmatch(name):
-        raise PromError("bad_data", f"invalid label name: {name[:120]!r}; a label name is [a-zA-Z_][a-zA-Z0-9_]*")
+    if not is_label_name(name):
+        raise PromError("bad_data", f"invalid label name: {name[:120]!r}; a label name is {LABEL_NAME_SYNTAX}")
     return name
 
 
@@ -417,8 +418,8 @@ async def label_values(request: Request, tsdb: TsdbDep, params: ParamsDep, name:
 async def metadata(request: Request, tsdb: TsdbDep, params: ParamsDep) -> Response:
     """Type, help and unit per metric, as far as the store keeps them."""
     metric = params.first("metric")
-    if metric and not METRIC_NAME.fullmatch(metric):
-        raise bad_param("metric", f"{metric[:120]!r} is not a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
+    if metric and not is_metric_name(metric):
+        raise bad_param("metric", f"{metric[:120]!r} is not a metric name ({METRIC_NAME_SYNTAX})")
     per_metric = params.first("limit_per_metric")
     if per_metric and not (per_metric.isascii() and per_metric.isdigit() and int(per_metric) <= MAX_LIMIT):
         raise bad_param("limit_per_metric", f"{per_metric[:40]!r} is not a whole number from 0 to {MAX_LIMIT}")

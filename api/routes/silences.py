@@ -34,6 +34,7 @@ from api.silence_store import (Conflict, NotFound, SilenceSpec, SilenceStore, Si
                                VersionConflict)
 from kernel.alerting.silences import OPS, STATES, silences_everything
 from kernel.matchers import Matcher, MatcherError, parse_matcher
+from kernel.names import LABEL_NAME_SYNTAX, is_label_name
 from kernel.rules import parse_duration
 
 router = APIRouter(prefix="/api/v1/silences", tags=["silences"])
@@ -45,7 +46,6 @@ MAX_VALUE_BYTES = 1024
 MAX_COMMENT_BYTES = 4096
 MAX_FILTERS = 64
 MAX_PROBLEMS = 20
-LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 SILENCE_ID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 FIELDS = tuple(SilenceIn.model_fields)
 _SET_BY_STORE = ("id", "version", "state", "created_at", "updated_at", "updated_by")
@@ -124,8 +124,8 @@ def _matcher(raw: str | dict, loc: list[str]) -> Matcher:
     else:
         name, op, value = _matcher_fields(raw, loc)
         name_loc, value_loc = [*loc, "name"], [*loc, "value"]
-        if not LABEL_NAME.match(name):
-            raise problem(422, name_loc, f"{name[:80]!r} is not a label name [a-zA-Z_][a-zA-Z0-9_]*")
+        if not is_label_name(name):
+            raise problem(422, name_loc, f"{name[:80]!r} is not a label name {LABEL_NAME_SYNTAX}")
         try:
             matcher = Matcher.make(name, op, value)
         except MatcherError as exc:
@@ -290,9 +290,9 @@ def _labels(values: list[str]) -> dict[str, str] | None:
     labels: dict[str, str] = {}
     for text in values:
         name, sep, value = text.partition("=")
-        if not sep or not LABEL_NAME.match(name) or len(name) > MAX_NAME_CHARS:
+        if not sep or not is_label_name(name) or len(name) > MAX_NAME_CHARS:
             raise BadParam("query", "matches", f"{text[:80]!r} is not name=value with a label name "
-                                               "[a-zA-Z_][a-zA-Z0-9_]*")
+                                               f"{LABEL_NAME_SYNTAX}")
         if len(value) >= 2 and value.startswith('"') and value.endswith('"'):
             try:
                 value = json.loads(value)

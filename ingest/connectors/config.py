@@ -5,8 +5,8 @@
         name: zigbee          # unique; the `connector` label of its availability series
         ...
 
-Validated at start; an error names the file and the key at fault (`connectors.1.devices.0.port:
-Input should be a valid integer`).
+Validated at start; an error names the file, the line and the key path at fault
+(`connectors.yaml:12: connectors[1].devices[0].port: expected a whole number`, kernel/yaml_config.py).
 """
 
 from __future__ import annotations
@@ -14,20 +14,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
+from kernel.yaml_config import ConfigFileError, read, validation_problems
 
-class ConnectorsConfigError(ValueError):
-    """The connectors file is invalid; the message names the file and key."""
+
+class ConnectorsConfigError(ConfigFileError):
+    """The connectors file is invalid; each line names the file, line and key path at fault."""
 
 
 def load(path: Path, kinds: dict[str, type[BaseModel]]) -> list[BaseModel]:
     """Every connector's config from `path`, each validated by the model its `type` names."""
-    try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConnectorsConfigError(f"{path}: {exc}") from None
+    document = read(path, ConnectorsConfigError, what="the connectors config")
+    data = document.data or {}
     entry = Annotated[Union[tuple(kinds.values())], Field(discriminator="type")]  # noqa: UP007
 
     def unique_names(cls, connectors):
@@ -40,7 +39,6 @@ def load(path: Path, kinds: dict[str, type[BaseModel]]) -> list[BaseModel]:
                          __validators__={"_unique": field_validator("connectors")(unique_names)},
                          connectors=(list[entry], ...))
     try:
-        return model.model_validate(document).connectors
+        return model.model_validate(data).connectors
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors()[:10])
-        raise ConnectorsConfigError(f"{path}: {problems}") from None
+        document.fail(validation_problems(exc, data), ConnectorsConfigError)

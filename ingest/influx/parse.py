@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from ingest.influx.config import DEFAULT_MAX_LINE_BYTES, PRECISION_TO_MS
+from kernel.names import NOT_LABEL_NAME_CHAR, NOT_METRIC_NAME_CHAR
 from schemas.records import Sample
 
 RAW_BYTES = 1024
@@ -23,8 +24,6 @@ MAX_ERRORS = 100
 _FLOAT_CHARS = frozenset("0123456789.eE+-")
 _TRUE = frozenset(("t", "T", "true", "True", "TRUE"))
 _FALSE = frozenset(("f", "F", "false", "False", "FALSE"))
-_BAD_METRIC_CHAR = re.compile(r"[^a-zA-Z0-9_:]")
-_BAD_LABEL_CHAR = re.compile(r"[^a-zA-Z0-9_]")
 _TYPE_NAMES = {"f": "float", "i": "integer", "u": "unsigned", "b": "boolean", "s": "string"}
 
 
@@ -83,12 +82,12 @@ _NAMES_MAXSIZE = 16_384
 
 @functools.lru_cache(maxsize=_NAMES_MAXSIZE)
 def _metric_name(measurement: str, field_key: str) -> str:
-    return _prometheus_name(f"{measurement}_{field_key}", _BAD_METRIC_CHAR)
+    return _prometheus_name(f"{measurement}_{field_key}", NOT_METRIC_NAME_CHAR)
 
 
 @functools.lru_cache(maxsize=_NAMES_MAXSIZE)
 def _label_name(key: str) -> str:
-    return _prometheus_name(key, _BAD_LABEL_CHAR)
+    return _prometheus_name(key, NOT_LABEL_NAME_CHAR)
 
 
 def metric_name(measurement: str, field_key: str) -> str:

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from ingest.scrape.config import seconds
+from kernel.names import METRIC_NAME_PATTERN
 
 Table = Literal["holding", "input", "coil", "discrete"]
 ValueType = Literal["int16", "uint16", "int32", "uint32", "float32", "float64", "bool"]
@@ -35,7 +36,7 @@ class Register(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$", description="the metric name of its samples")
+    name: str = Field(pattern=METRIC_NAME_PATTERN, description="the metric name of its samples")
     table: Table
     # Default uint16 for registers, bool for coils and discrete inputs (filled in by _default_type).
     type: ValueType = "uint16"

@@ -8,9 +8,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from ingest.scrape.config import seconds
+from kernel.names import LABEL_NAME_SYNTAX, METRIC_NAME_PATTERN, NOT_METRIC_NAME_CHAR
 
-_METRIC = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-_PLACEHOLDER = re.compile(r"^\{([a-zA-Z_][a-zA-Z0-9_]*)\}$")
+_PLACEHOLDER = re.compile(rf"^\{{({LABEL_NAME_SYNTAX})\}}$")
 
 
 class Zigbee2Mqtt(BaseModel):
@@ -19,7 +19,7 @@ class Zigbee2Mqtt(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     base_topic: str = "zigbee2mqtt"
-    metric_prefix: str = Field("zigbee", pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+    metric_prefix: str = Field("zigbee", pattern=METRIC_NAME_PATTERN)
 
 
 class TopicTemplate(BaseModel):
@@ -28,7 +28,7 @@ class TopicTemplate(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     template: str
-    metric: str = Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+    metric: str = Field(pattern=METRIC_NAME_PATTERN)
     fields: dict[str, str] = Field({}, description="metric suffix → dotted JSON path; empty: every number")
     device_label: str | None = Field(None, description="the placeholder naming the device (availability, status)")
 
@@ -45,7 +45,7 @@ class TopicTemplate(BaseModel):
     @field_validator("fields")
     @classmethod
     def _suffixes(cls, fields: dict[str, str]) -> dict[str, str]:
-        bad = [k for k in fields if not re.fullmatch(r"[a-zA-Z0-9_:]+", k)]
+        bad = [k for k in fields if not k or NOT_METRIC_NAME_CHAR.search(k)]
         if bad:
             raise ValueError(f"field names become metric name suffixes; {bad[0]!r} has other characters")
         return fields

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
 
+from kernel.names import NOT_METRIC_NAME_CHAR
 from schemas.records import Sample
 
 STATE_WORDS = {"on": 1.0, "off": 0.0, "open": 1.0, "close": 0.0, "closed": 0.0, "lock": 1.0, "locked": 1.0,
                "unlock": 0.0, "unlocked": 0.0, "online": 1.0, "offline": 0.0, "true": 1.0, "false": 0.0,
                "detected": 1.0, "clear": 0.0, "occupied": 1.0, "unoccupied": 0.0}
-_BAD_CHAR = re.compile(r"[^a-zA-Z0-9_:]")
 MAX_DEPTH = 8
 
 
@@ -38,7 +37,7 @@ class Values:
 
 
 def _suffix(key: str) -> str:
-    return _BAD_CHAR.sub("_", key).strip("_") or "value"
+    return NOT_METRIC_NAME_CHAR.sub("_", key).strip("_") or "value"
 
 
 def _number(value) -> float | None:

@@ -10,6 +10,7 @@ from asyncua import ua
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from ingest.scrape.config import seconds
+from kernel.names import METRIC_NAME_PATTERN
 
 _BROWSE_NAME = re.compile(r"^\d+:.+$")  # a QualifiedName as `<namespace index>:<name>`
 
@@ -19,7 +20,7 @@ class Node(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$", description="the metric name of its samples")
+    name: str = Field(pattern=METRIC_NAME_PATTERN, description="the metric name of its samples")
     node_id: str | None = None
     browse_path: tuple[str, ...] | None = Field(None, min_length=1,
                                                 description='from the root: ["0:Objects", "2:Plant", "2:Speed"]')

@@ -26,9 +26,8 @@ from ingest.label_sets import SharedLabels
 from ingest.otlp.config import (PER_UNIT_WORDS, SERVICE_INSTANCE, SERVICE_NAME, SERVICE_NAMESPACE, UNIT_WORDS)
 from ingest.validate import Limits, check_labels
 from kernel.bounded_cache import BoundedCache
+from kernel.names import NOT_LABEL_NAME_CHAR, NOT_METRIC_NAME_CHAR
 
-_BAD_NAME = re.compile(r"[^a-zA-Z0-9_:]")
-_BAD_LABEL = re.compile(r"[^a-zA-Z0-9_]")
 _UNDERSCORES = re.compile(r"__+")
 # The name caches below are keyed by the sender's strings: only short ones are cached, so each holds
 # at most maxsize × (key + result + ~250 bytes of entry) — ~13 MB for names, ~1 MB for units.
@@ -55,7 +54,7 @@ def _unit_suffix(unit: str) -> str:
     words = [UNIT_WORDS.get(main, main)] if main else []
     if per:
         words.append(f"per_{PER_UNIT_WORDS.get(per, UNIT_WORDS.get(per, per))}")
-    return _UNDERSCORES.sub("_", _BAD_LABEL.sub("_", "_".join(words))).strip("_")
+    return _UNDERSCORES.sub("_", NOT_LABEL_NAME_CHAR.sub("_", "_".join(words))).strip("_")
 
 
 def metric_name(name: str, unit: str, counter: bool, gauge: bool) -> str:
@@ -67,7 +66,7 @@ def metric_name(name: str, unit: str, counter: bool, gauge: bool) -> str:
 
 @functools.lru_cache(maxsize=_NAMES_MAXSIZE)
 def _metric_name(name: str, unit: str, counter: bool, gauge: bool) -> str:
-    out = _UNDERSCORES.sub("_", _BAD_NAME.sub("_", name)).strip("_") or "_"
+    out = _UNDERSCORES.sub("_", NOT_METRIC_NAME_CHAR.sub("_", name)).strip("_") or "_"
     if out[0].isdigit():
         out = "_" + out
     suffix = unit_suffix(unit)
@@ -87,7 +86,7 @@ def label_name(key: str) -> str:
 
 @functools.lru_cache(maxsize=_NAMES_MAXSIZE)
 def _label_name(key: str) -> str:
-    out = _BAD_LABEL.sub("_", key)
+    out = NOT_LABEL_NAME_CHAR.sub("_", key)
     if not out:
         return "_"
     return "key_" + out if out[0].isdigit() else out

@@ -59,9 +59,8 @@ from ingest import metrics as self_metrics
 from ingest.statsd.config import StatsdConfig
 from ingest.statsd.parse import Metric
 from kernel.bounded_cache import BoundedCache
+from kernel.names import NOT_LABEL_NAME_CHAR, NOT_METRIC_NAME_CHAR, is_reserved_label_name
 
-_BAD_METRIC_CHAR = re.compile(r"[^a-zA-Z0-9_:]")
-_BAD_LABEL_CHAR = re.compile(r"[^a-zA-Z0-9_]")
 _TIMER_KINDS = frozenset(("ms", "h", "d"))
 # math.fsum raises OverflowError when a partial sum leaves the float range, even if the total does not
 # (1e308 + 1e308 - 1e308). Then the values are summed exactly as integers in units of 2**-1074 (the
@@ -82,14 +81,14 @@ def _prometheus_name(text: str, bad_char: re.Pattern) -> str:
 @functools.lru_cache(maxsize=16_384)  # names repeat on every packet; the C cache is cheaper than the regex
 def metric_name(name: str) -> str:
     """A StatsD name made a valid Prometheus metric name: `api.requests` → `api_requests`."""
-    return _prometheus_name(name, _BAD_METRIC_CHAR)
+    return _prometheus_name(name, NOT_METRIC_NAME_CHAR)
 
 
 @functools.lru_cache(maxsize=16_384)
 def label_name(key: str) -> str:
     """A tag key made a valid Prometheus label name that isn't reserved (no leading '__')."""
-    name = _prometheus_name(key, _BAD_LABEL_CHAR)
-    return "tag" + name if name.startswith("__") else name
+    name = _prometheus_name(key, NOT_LABEL_NAME_CHAR)
+    return "tag" + name if is_reserved_label_name(name) else name
 
 
 SERIES_KEYS_MAX_BYTES = 32 * 1024 * 1024

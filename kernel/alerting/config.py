@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from kernel.alerting.receivers import ReceiverConfig
@@ -26,23 +25,13 @@ from kernel.alerting.routing import (DEFAULT_POLICY, DurationMs, LabelName, Matc
                                        RouteSpec, build_route_tree, default_route, parse_route_matcher, walk)
 from kernel.alerting.time_intervals import TimeIntervalSet, active
 from kernel.matchers import Matcher
+from kernel.yaml_config import ConfigFileError, Document, Loc, Yaml12Loader, read, validation_problems
 
-Loc = tuple[str | int, ...]
-_ENV = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_MAX_PROBLEMS = 20
-_MESSAGES = {"extra_forbidden": "unknown field", "missing": "required", "string_type": "expected a string",
-             "tuple_type": "expected a list", "list_type": "expected a list", "dict_type": "expected a mapping",
-             "model_type": "expected a mapping", "model_attributes_type": "expected a mapping",
-             "bool_type": "expected true or false", "bool_parsing": "expected true or false",
-             "int_type": "expected a whole number", "int_parsing": "expected a whole number"}
+_ENV = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")  # a shell variable's name, not a label's
 
 
-class AlertingConfigError(ValueError):
+class AlertingConfigError(ConfigFileError):
     """An alerting config that can't be used; each line names the file, line and YAML path at fault."""
-
-    def __init__(self, message: str, problems: Iterable[str] = ()) -> None:
-        super().__init__(message)
-        self.problems = list(problems) or [message]
 
 
 class EscalationPolicy(BaseModel):
@@ -163,50 +152,6 @@ class _FileSpec(_Section):
 
 # --- reading --------------------------------------------------------------------------------------------
 
-class _Loader(yaml.SafeLoader):
-    """YAML 1.2 scalars: `10:00` and `1:5` stay strings (YAML 1.1 reads them as base-60 numbers), `on`,
-    `yes` and `no` stay strings, timestamps stay strings. Go's YAML reads them by target type, so
-    Alertmanager files rely on this."""
-
-    yaml_implicit_resolvers: dict = {}
-
-
-for _tag, _regexp, _first in (
-        ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
-        ("int", r"^[-+]?(?:0|[1-9][0-9]*)$", "-+0123456789"),
-        ("float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)"
-                  r"|\.(?:nan|NaN|NAN))$", "-+0123456789."),
-        ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-        ("merge", r"^(?:<<)$", "<")):
-    _Loader.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_regexp), list(_first))
-
-
-def read_yaml(text: str) -> tuple[object, dict[Loc, int]]:
-    """The document and the line (1-based) of every key and item, by YAML path."""
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        document = loader.construct_document(node) if node is not None else None
-    finally:
-        loader.dispose()
-    lines: dict[Loc, int] = {}
-    if node is not None:
-        _index_lines(node, (), lines)
-    return document, lines
-
-
-def _index_lines(node: yaml.Node, path: Loc, lines: dict[Loc, int]) -> None:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            child = (*path, key.value)
-            _index_lines(value, child, lines)
-            lines[child] = key.start_mark.line + 1  # a key's own line, where a block value starts below it
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _index_lines(item, (*path, i), lines)
-
-
 def expand_env(value: object, env: Mapping[str, str], path: Loc = (), missing: list | None = None) -> object:
     """`value` with every `${NAME}` in its strings replaced from `env`; unset names are added to `missing`
     as (path, name)."""
@@ -228,47 +173,35 @@ def expand_env(value: object, env: Mapping[str, str], path: Loc = (), missing: l
     return value
 
 
-def yaml_path(loc: Loc) -> str:
-    """('route', 'routes', 1, 'receiver') → 'route.routes[1].receiver'"""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top)"
-
-
 def load_alerting_config(path: Path, env: Mapping[str, str] | None = None) -> AlertingConfig:
     """Read, expand `${VARS}` from `env` (default os.environ) and validate an alerting config file."""
-    try:
-        raw, lines = read_yaml(path.read_text())
-    except OSError as exc:
-        raise AlertingConfigError(f"{path}: cannot read the alerting config: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise AlertingConfigError(f"{path}: not valid YAML: {exc}") from None
+    document = read(path, AlertingConfigError, what="the alerting config", loader=Yaml12Loader)
     missing: list[tuple[Loc, str]] = []
-    raw = expand_env(raw, os.environ if env is None else env, (), missing)
+    document = replace(document, data=expand_env(document.data, os.environ if env is None else env, (), missing))
     if missing:
-        _fail(str(path), [(loc, f"environment variable {name} is not set (the file refers to ${{{name}}})")
-                          for loc, name in missing], lines)
-    return _parse(raw, str(path), lines)
+        document.fail([(loc, f"environment variable {name} is not set (the file refers to ${{{name}}})")
+                       for loc, name in missing], AlertingConfigError)
+    return _parse(document)
 
 
 def parse_alerting_config(raw: object, where: str) -> AlertingConfig:
     """Validate an alerting config already read from YAML/JSON; errors start with `where`."""
-    return _parse(raw, where, {})
+    return _parse(Document(where, raw))
 
 
-def _parse(raw: object, where: str, lines: dict[Loc, int]) -> AlertingConfig:
+def _parse(document: Document) -> AlertingConfig:
+    raw, where = document.data, document.file
     if not isinstance(raw, dict):
         raise AlertingConfigError(f"{where}: expected a mapping with a 'route:' (Alertmanager's shape)")
     try:
         spec = _FileSpec.model_validate(raw)
     except ValidationError as exc:
-        _fail(where, list(_pydantic_problems(exc)), lines)
+        document.fail(_pydantic_problems(exc, raw), AlertingConfigError)
     intervals = [(("time_intervals", i), t) for i, t in enumerate(spec.time_intervals)] + [
         (("mute_time_intervals", i), t) for i, t in enumerate(spec.mute_time_intervals)]
     problems = list(_reference_problems(spec, intervals))
     if problems:
-        _fail(where, problems, lines)
+        document.fail(problems, AlertingConfigError)
     _check_templates(spec.receivers, where)
     policies = {p.name: EscalationPolicy(name=p.name, escalate_after_ms=p.escalate_after,
                                          critical_after_ms=p.critical_after,
@@ -282,11 +215,9 @@ def _parse(raw: object, where: str, lines: dict[Loc, int]) -> AlertingConfig:
                           schedules={s.name: s for s in spec.schedules})
 
 
-def _pydantic_problems(exc: ValidationError) -> Iterator[tuple[Loc, str]]:
-    for e in exc.errors(include_url=False):
-        loc = tuple(p for p in e["loc"] if p != "[key]")
-        message = _MESSAGES.get(e["type"]) or e["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        if e["type"] == "extra_forbidden" and loc in (("global",), ("templates",)):
+def _pydantic_problems(exc: ValidationError, raw: dict) -> Iterator[tuple[Loc, str]]:
+    for loc, message in validation_problems(exc, raw):
+        if loc in (("global",), ("templates",)) and message == "unknown field":
             message += " (an Alertmanager file? convert it with `vigil routes import`)"
         yield loc, message
 
@@ -368,14 +299,3 @@ def _check_templates(receivers: tuple[ReceiverConfig, ...], where: str) -> None:
         check_receivers(receivers)
     except ValueError as exc:
         raise AlertingConfigError(f"{where}: receivers: {exc}") from None
-
-
-def _fail(where: str, problems: list[tuple[Loc, str]], lines: dict[Loc, int]):
-    texts = []
-    for loc, message in problems[:_MAX_PROBLEMS]:
-        line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
-        texts.append(f"{where}:{line}: {yaml_path(loc)}: {message}" if line else
-                     f"{where}: {yaml_path(loc)}: {message}")
-    if len(problems) > _MAX_PROBLEMS:
-        texts.append(f"{where}: … and {len(problems) - _MAX_PROBLEMS} more")
-    raise AlertingConfigError("\n".join(texts), texts)

@@ -14,6 +14,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from kernel.matchers import Matcher, MatcherError, compile_regex, parse_matcher
+from kernel.names import LABEL_NAME_SYNTAX, is_label_name
 
 DEFAULT_GROUP_WAIT_MS = 30_000
 DEFAULT_GROUP_INTERVAL_MS = 300_000
@@ -24,9 +25,8 @@ GROUP_BY_ALL = "..."
 # Prometheus' duration syntax (model.ParseDuration): units largest first, each at most once.
 _DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
 _UNIT_MS = (365 * 86400_000, 7 * 86400_000, 86400_000, 3600_000, 60_000, 1000, 1)
-_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 # Alertmanager also takes an unquoted value (`severity = critical`); Prometheus' grammar needs quotes.
-_UNQUOTED = re.compile(r"^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*([^\"'=~\s][^\"]*?|)\s*$")
+_UNQUOTED = re.compile(rf"^\s*({LABEL_NAME_SYNTAX})\s*(=~|!~|!=|=)\s*([^\"'=~\s][^\"]*?|)\s*$")
 
 
 def duration_ms(value: object) -> int:
@@ -64,8 +64,8 @@ def parse_route_matcher(text: object) -> Matcher:
 
 
 def _label_name(name: str) -> str:
-    if not _LABEL.match(name):
-        raise ValueError(f"'{name}' is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+    if not is_label_name(name):
+        raise ValueError(f"'{name}' is not a valid label name ({LABEL_NAME_SYNTAX})")
     return name
 
 

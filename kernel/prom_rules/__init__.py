@@ -7,13 +7,15 @@
 - unit_test_runner.py: `vigil rules test`, promtool's `test rules`.
 """
 
+from kernel.yaml_config import Problem
+
 from .alerting import Alert, AlertingRule, AlertState
 from .files import AlertingRuleSpec, RecordingRuleSpec, RuleFile, RuleGroupSpec, load_rule_file
 from .group import AlertNotification, AlertTransition, GroupEvaluation, RuleGroup, RuleKind, RuleOutcome
 from .group_state import GroupState, RuleState, StateCodecError, decode_state, encode_state
 from .rule_query import QueryFunc, QuerySample, RuleEvaluationError, RuleSample, engine_query_func
 from .tsdb_appender import AppendError, HeadAppender, SampleAppender
-from .yaml_source import Problem, SourceError
+from .yaml_source import SourceError
 
 __all__ = [
     "Alert", "AlertNotification", "AlertState", "AlertTransition", "AlertingRule", "AlertingRuleSpec", "AppendError",

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kernel.gotemplate import TemplateError, check as check_template
+from kernel.names import is_label_name, is_metric_name
 from kernel.promql import PromQLError, parse as parse_promql
+from kernel.yaml_config import join
 
-from .labelset import METRIC_NAME, is_valid_label_name, is_valid_metric_name
-from .yaml_source import Source, SourceError, compose, duration, join, mapping, scalar, sequence, string_map
+from .labelset import METRIC_NAME
+from .yaml_source import Source, SourceError, compose, duration, mapping, scalar, sequence, string_map
 
 _FILE_KEYS = ("groups",)
 _GROUP_KEYS = ("name", "interval", "limit", "rules")
@@ -135,13 +137,13 @@ def _rule(source: Source, node, where: str) -> RuleSpec | None:
         if keep_ms:
             source.problem(fields["keep_firing_for"], join(where, "keep_firing_for"),
                            "invalid field 'keep_firing_for' in recording rule")
-        if not is_valid_metric_name(record):
+        if not is_metric_name(record):
             source.problem(fields["record"], join(where, "record"), f"invalid recording rule name: {record}")
     for name in labels:
-        if not is_valid_label_name(name) or name == METRIC_NAME:
+        if not is_label_name(name) or name == METRIC_NAME:
             source.problem(fields["labels"], join(join(where, "labels"), name), f"invalid label name: {name}")
     for name in annotations:
-        if not is_valid_label_name(name):
+        if not is_label_name(name):
             source.problem(fields["annotations"], join(join(where, "annotations"), name),
                            f"invalid annotation name: {name}")
     if alert:  # Prometheus test-parses the templates of alerting rules only

@@ -7,7 +7,6 @@ See https://github.com/prometheus/prometheus/blob/v2.42.0/model/labels/labels.go
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 
 from kernel.gotemplate.strconv import quote as go_quote
@@ -17,20 +16,6 @@ Labels = tuple[tuple[str, str], ...]
 
 METRIC_NAME = "__name__"
 ALERT_NAME = "alertname"
-
-_METRIC_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-_LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-
-
-def is_valid_metric_name(name: str) -> bool:
-    """model.IsValidMetricName: `[a-zA-Z_:][a-zA-Z0-9_:]*`."""
-    return bool(_METRIC_NAME_RE.match(name))
-
-
-def is_valid_label_name(name: str) -> bool:
-    """model.LabelName.IsValid: `[a-zA-Z_][a-zA-Z0-9_]*`."""
-    return bool(_LABEL_NAME_RE.match(name))
-
 
 def from_map(pairs: Mapping[str, str] | Iterable[tuple[str, str]]) -> Labels:
     """labels.FromMap: sorted by name, empty values kept (as promtool does for expected labels)."""

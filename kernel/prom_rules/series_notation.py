@@ -18,12 +18,13 @@ from __future__ import annotations
 import re
 
 from kernel.gotemplate.strconv import SyntaxErrorGo, unquote as go_unquote
+from kernel import names
 from kernel.promql import STALE_NAN
 
 from .labelset import METRIC_NAME
 
+_WORD_RE = names.METRIC_NAME  # promtool's lexer: a metric or label name is one word (a label name has no ':')
 _NUMBER_RE = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_WORD_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _SPACE = " \t\n\r"
 
 

@@ -25,7 +25,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .yaml_source import Source, compose, duration, join, mapping, scalar, sequence, string_map
+from kernel.yaml_config import join
+
+from .yaml_source import Source, compose, duration, mapping, scalar, sequence, string_map
 
 DEFAULT_EVALUATION_INTERVAL_MS = 60_000
 

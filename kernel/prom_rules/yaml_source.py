@@ -4,6 +4,8 @@ Prometheus decodes rule files with yaml.v3 (`KnownFields(true)`) and promtool's 
 yaml.v2 `UnmarshalStrict`: unknown keys and repeated keys are errors, and a scalar decoded into a
 string field keeps its text as written (`yes` stays "yes", `010` stays "010"). Walking the composed
 node tree, rather than PyYAML's converted values, gives both behaviours and the line of every node.
+Reading the file, YAML syntax errors, key paths and the `FILE:LINE: path: message` form are Vigil's one
+way for every config file (kernel/yaml_config.py).
 """
 
 from __future__ import annotations
@@ -11,34 +13,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from kernel import yaml_config
+from kernel.yaml_config import ConfigFileError, Problem, join
 
 from .durations import DurationError, parse_duration
 
 NULL_TAG = "tag:yaml.org,2002:null"
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One mistake in a user's file: where it is and what was expected."""
-
-    file: str
-    line: int  # 1-based; 0 when the file as a whole is at fault
-    path: str  # the key path, e.g. groups[0].rules[3].expr
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
-
-
-class SourceError(ValueError):
-    """A user's YAML file is invalid; carries every Problem found, one per line of the message."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = problems
+class SourceError(ConfigFileError):
+    """A user's YAML file is invalid; every Problem found, one per line of the message (`problems`)."""
 
 
 @dataclass
@@ -56,26 +42,14 @@ class Source:
     def raise_if_problems(self) -> None:
         """Raise SourceError if any mistake was recorded."""
         if self.problems:
-            raise SourceError(self.problems)
+            raise SourceError.listing(self.problems, limit=None)  # promtool lists every mistake
 
 
 def compose(path: Path, display_name: str | None = None) -> tuple[Source, Node | None]:
     """Read and compose one YAML document; unreadable files and YAML syntax errors raise SourceError."""
     name = display_name or str(path)
-    source = Source(name)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SourceError([Problem(name, 0, "", f"cannot read: {exc}")]) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 0
-        raise SourceError([Problem(name, line, "", f"invalid YAML: {exc.problem or exc}")]) from None
-    except yaml.YAMLError as exc:
-        raise SourceError([Problem(name, 0, "", f"invalid YAML: {exc}")]) from None
-    return source, node
+    text = yaml_config.read_text(path, SourceError, file=name)
+    return Source(name), yaml_config.compose(text, name, SourceError)
 
 
 def is_null(node: Node | None) -> bool:
@@ -166,10 +140,3 @@ def describe(node: Node | None) -> str:
     if isinstance(node, SequenceNode):
         return "a list"
     return "a scalar"
-
-
-def join(path: str, key: str | int) -> str:
-    """Extend a key path: `groups` + 0 → `groups[0]`, `groups[0]` + `name` → `groups[0].name`."""
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    return f"{path}.{key}" if path else key

@@ -11,12 +11,13 @@ from __future__ import annotations
 import heapq
 import math
 
+from kernel.names import is_label_name
+
 from . import gomath
 from .errors import PromQLError
 from .model import METRIC_NAME, Sample, Vector
 from .nodes import Aggregate
 from .quantile import quantile
-from .validation import is_valid_label_name
 
 _MAX_INT64 = 2**63 - 1
 
@@ -111,7 +112,7 @@ class _Group:
 
 
 def _count_values(node: Aggregate, vec: Vector, label: str, ts: int) -> Vector:
-    if not is_valid_label_name(label):
+    if not is_label_name(label):
         raise PromQLError(f"invalid label name {label!r}")
     grouping = node.grouping if node.without else node.grouping + (label,)
     key_of = _grouping_key(Aggregate(node.op, node.expr, None, node.without, grouping))

@@ -6,10 +6,11 @@ Prometheus 2.42 promql/functions.go funcLabelReplace/funcLabelJoin; Go's Regexp.
 
 from __future__ import annotations
 
+from kernel.names import is_label_name
+
 from .errors import PromQLError
 from .matchers import compile_anchored
 from .model import Sample, Vector
-from .validation import is_valid_label_name
 
 
 def _name_char(c: str) -> bool:
@@ -60,7 +61,7 @@ def label_replace(args, node, ts) -> Vector:
         compiled = compile_anchored(regex)
     except PromQLError:
         raise PromQLError(f"invalid regular expression in label_replace(): {regex}") from None
-    if not is_valid_label_name(dst):
+    if not is_label_name(dst):
         raise PromQLError(f"invalid destination label name in label_replace(): {dst}")
     out = []
     for s in vec:
@@ -82,9 +83,9 @@ def label_join(args, node, ts) -> Vector:
     dst, sep = args[1].value, args[2].value
     sources = [a.value for a in args[3:]]
     for src in sources:
-        if not is_valid_label_name(src):
+        if not is_label_name(src):
             raise PromQLError(f"invalid source label name in label_join(): {src}")
-    if not is_valid_label_name(dst):
+    if not is_label_name(dst):
         raise PromQLError(f"invalid destination label name in label_join(): {dst}")
     out = []
     for s in vec:

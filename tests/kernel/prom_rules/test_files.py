@@ -68,7 +68,8 @@ def test_valid_file(tmp_path):
     ("groups:\n  - name: g\n    rules: []\n  - name: g\n    rules: []\n",
      "rules.yml:4: groups[1].name: group name 'g' is repeated in the same file"),
     ("groups:\n  - name: g\n    rules:\n      - alert: a\n       expr: up\n",
-     "rules.yml:5: invalid YAML:"),
+     "rules.yml:5: not valid YAML: while parsing a block collection (line 4), expected <block end>, "
+     "but found '<block mapping start>' (column 8)"),
     ("groups:\n  - name: g\n    limit: many\n    rules: []\n",
      "rules.yml:3: groups[0].limit: expected an integer, got 'many'"),
 ])

@@ -180,8 +180,11 @@ mute_time_intervals:
 def test_reading_problems_name_the_file(tmp_path):
     with pytest.raises(AlertingConfigError, match="cannot read the alerting config"):
         load_alerting_config(tmp_path / "missing.yaml", {})
-    with pytest.raises(AlertingConfigError, match="not valid YAML"):
-        load_alerting_config(write(tmp_path, "route: [\n"), {})
+    path = write(tmp_path, "route:\n  receiver: pager\n - routes: []\n")
+    with pytest.raises(AlertingConfigError) as err:
+        load_alerting_config(path, {})
+    assert str(err.value) == (f"{path}:3: not valid YAML: while parsing a block mapping (line 1), "
+                              "expected <block end>, but found '<block sequence start>' (column 2)")
     with pytest.raises(AlertingConfigError, match=r"expected a mapping with a 'route:'"):
         load_alerting_config(write(tmp_path, "- route\n"), {})
 

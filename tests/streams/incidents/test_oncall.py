@@ -6,8 +6,9 @@ from datetime import datetime
 
 import pytest
 
-from kernel.alerting.config import AlertingConfigError, parse_alerting_config, read_yaml
+from kernel.alerting.config import AlertingConfigError, parse_alerting_config
 from kernel.alerting.oncall import Schedule, on_call
+from kernel.yaml_config import Yaml12Loader, parse
 
 DAY = 86_400_000
 WEEK = 7 * DAY
@@ -96,7 +97,7 @@ schedules:
 
 
 def test_the_config_resolves_schedules_to_who_is_on_call_and_receivers_to_themselves():
-    document, _ = read_yaml(CONFIG)
+    document = parse(CONFIG, "test", loader=Yaml12Loader).data
     config = parse_alerting_config(document, "test")
     assert config.resolve_target("db-oncall", START) == "alice"
     assert config.resolve_target("db-oncall", START + DAY) == "bob"
@@ -113,7 +114,7 @@ def test_the_config_resolves_schedules_to_who_is_on_call_and_receivers_to_themse
     ("  - {name: db-oncall}", "test: schedules[1].name: another schedule is already named 'db-oncall'"),
 ])
 def test_schedule_errors_name_the_path(extra, expected):
-    document, _ = read_yaml(CONFIG + extra)
+    document = parse(CONFIG + extra, "test", loader=Yaml12Loader).data
     with pytest.raises(AlertingConfigError) as err:
         parse_alerting_config(document, "test")
     assert expected in str(err.value)

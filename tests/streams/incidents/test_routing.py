@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from kernel.alerting.config import AlertingConfigError, parse_alerting_config, read_yaml
+from kernel.alerting.config import AlertingConfigError, parse_alerting_config
 from kernel.alerting.routing import Route, duration_ms, group_labels, match_routes
+from kernel.yaml_config import Yaml12Loader, parse
 
 RECEIVERS = "receivers: [{name: root}, {name: a}, {name: b}, {name: c}, {name: d}]\n"
 
 
 def config(text: str):
-    document, _ = read_yaml(RECEIVERS + text)
+    document = parse(RECEIVERS + text, "test", loader=Yaml12Loader).data
     return parse_alerting_config(document, "test")
 
 
