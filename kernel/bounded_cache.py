@@ -19,14 +19,22 @@ the owning stage can export them (kernel holds no metrics).
 
 from __future__ import annotations
 
+import enum
 import sys
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
-_MISSING = object()
+
+class _Missing(enum.Enum):
+    """The "no entry" sentinel: an enum member, so `value is _MISSING` narrows `V | _Missing` to V."""
+
+    MISSING = enum.auto()
+
+
+_MISSING: Final = _Missing.MISSING
 _getsizeof = sys.getsizeof
 
 

@@ -108,7 +108,7 @@ def new_key() -> tuple[str, str]:
 _COLUMNS = "id, name, role, labels, rate_per_s, burst, created_at, created_by, revoked_at"
 
 
-def _key(row: dict) -> ApiKey:
+def _key(row: dict[str, Any]) -> ApiKey:
     return ApiKey(id=row["id"], name=row["name"], role=Role(row["role"]), labels=row["labels"] or {},
                   rate_per_s=row["rate_per_s"], burst=row["burst"], created_at=row["created_at"],
                   created_by=row["created_by"], revoked_at=row["revoked_at"])
@@ -132,7 +132,10 @@ class KeyStore:
                     (key_id, name, role.value, digest(key), Jsonb(labels or {}), rate_per_s, burst, created_by))
             except UniqueViolation:
                 raise KeyChangeError(f"a live key is already named {name!r}: revoke it first or pick another name") from None
-            return _key(await cur.fetchone()), key
+            row = await cur.fetchone()
+            if row is None:  # RETURNING gives the inserted row: none means the store dropped the insert (our bug)
+                raise RuntimeError(f"api_keys did not return the key {key_id} it was asked to insert")
+            return _key(row), key
 
     async def by_key(self, key: str) -> ApiKey | None:
         """The live key this is, or None (unknown or revoked)."""
@@ -170,7 +173,10 @@ class KeyStore:
             if row is None:
                 raise KeyChangeError(f"no live key with id {key_id!r}")
             await cur.execute(f"UPDATE api_keys SET revoked_at = now() WHERE id = %s RETURNING {_COLUMNS}", (key_id,))
-            return _key(row), _key(await cur.fetchone())
+            revoked = await cur.fetchone()
+            if revoked is None:  # the row went away since the SELECT above
+                raise KeyChangeError(f"no live key with id {key_id!r}")
+            return _key(row), _key(revoked)
 
     async def ingest_tokens(self) -> dict[bytes, ApiKey]:
         """Every live ingest token by digest (ingest polls this)."""
@@ -182,4 +188,5 @@ class KeyStore:
         """True once any ingest token was created, live or revoked (ingest then keeps requiring tokens)."""
         async with connection(self.db) as conn, conn.cursor() as cur:
             await cur.execute("SELECT EXISTS (SELECT 1 FROM api_keys WHERE role = 'ingest')")
-            return bool((await cur.fetchone())[0])
+            row = await cur.fetchone()  # SELECT EXISTS always answers one row
+            return row is not None and bool(row[0])

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import re2
 
@@ -71,7 +71,8 @@ class Matcher:
             return actual == self.value
         if self.op == "!=":
             return actual != self.value
-        hit = self._regex.fullmatch(actual) is not None
+        # make() compiles the regex of every =~ and !~ matcher (a per-series path: no check here).
+        hit = cast("re2._Regexp", self._regex).fullmatch(actual) is not None
         return hit if self.op == "=~" else not hit
 
     def __str__(self) -> str:
@@ -89,4 +90,4 @@ def parse_matcher(text: str) -> Matcher:
         value = json.loads(quoted) if quoted.startswith('"') else quoted[1:-1].replace("\\'", "'")
     except json.JSONDecodeError as exc:
         raise MatcherError(f"'{text}': bad escape in the quoted value: {exc.msg}") from None
-    return Matcher.make(name, op, value)
+    return Matcher.make(name, cast(Op, op), value)  # _MATCHER's operator group is one of Op's four

@@ -11,7 +11,8 @@ import io
 import json
 from functools import cache
 from importlib import resources
-from typing import Any, Generic, TypeVar
+from importlib.resources.abc import Traversable
+from typing import Any, Generic, TypeVar, cast
 
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
@@ -30,7 +31,7 @@ class DecodeError(ValueError):
     """A payload that is not a single-object-encoded record of a known schema version."""
 
 
-def _schema_dir():
+def _schema_dir() -> Traversable:
     return resources.files("schemas")
 
 
@@ -83,7 +84,8 @@ class Codec(Generic[T]):
             raise DecodeError(f"{self.name}: unknown writer schema fingerprint {payload[2:HEADER_LEN].hex()}")
         body = io.BytesIO(payload[HEADER_LEN:])
         try:
-            return fastavro.schemaless_reader(body, writer, self.schema)
+            # fastavro types any datum as its union of Avro values; a record schema reads as T's dict
+            return cast(T, fastavro.schemaless_reader(body, writer, self.schema))
         except Exception as exc:  # fastavro raises several types for a corrupt body
             raise DecodeError(f"{self.name}: corrupt body: {exc}") from exc
 
@@ -120,7 +122,8 @@ class SeriesBatchCodec(Codec[records.MetricBatch]):
         if len(payload) < HEADER_LEN or payload[:2] != MAGIC:
             raise DecodeError(f"{self.name}: not Avro single-object encoded (no C3 01 header)")
         if payload[2:HEADER_LEN] != self.fingerprint:
-            return columns_from_record(super().decode(payload))
+            # The base reads the series_batch record itself, not the MetricBatch this codec's decode returns.
+            return columns_from_record(cast("dict[str, Any]", super().decode(payload)))
         try:
             return self._reader.columns(memoryview(payload)[HEADER_LEN:])
         except (ValueError, IndexError, EOFError, UnicodeDecodeError) as exc:

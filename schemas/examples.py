@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from schemas.records import Notification, NotifiedAlert
+from schemas.records import Notification, NotificationAction, NotifiedAlert
 
 T0 = 1_700_000_000_000
 
@@ -17,7 +17,7 @@ def alert(i: int, status: str = "firing", **labels: str) -> NotifiedAlert:
                          ends_at_ms=None if status == "firing" else T0 + 60_000, value=97.0)
 
 
-def incident(key: str = "inc-1", action: str = "TRIGGER", sequence: int = 1, receiver: str = "team",
+def incident(key: str = "inc-1", action: NotificationAction = "TRIGGER", sequence: int = 1, receiver: str = "team",
              alerts: list[NotifiedAlert] | None = None, status: str = "OPEN", reason: str = "first_notification",
              severity: str = "page", event_time_ms: int = T0) -> Notification:
     """A notification about incident `key` with `alerts` (two firing alerts by default)."""

@@ -16,6 +16,7 @@ import io
 import sys
 from array import array
 from dataclasses import dataclass
+from typing import Any, cast
 
 import fastavro
 
@@ -125,7 +126,7 @@ def _unpacked(typecode: str, raw: bytes | memoryview) -> array:
     return packed
 
 
-def columns_from_record(record: dict) -> Columns:
+def columns_from_record(record: dict[str, Any]) -> Columns:
     """Columns of a SeriesBatch that fastavro decoded (a body of an older schema version)."""
     ids = _unpacked("q", record["series_ids"])
     return Columns(record["partition"], record["source"], record["accepted_at_ms"], ids,
@@ -182,7 +183,8 @@ class SeriesBatchReader:
         return Columns(partition, source, accepted_at_ms, ids, sample_series, timestamps, values, self.names)
 
     def _learn(self, ids: array, rest: memoryview) -> None:
-        defs = fastavro.schemaless_reader(io.BytesIO(rest), self._SERIES_ARRAY)
+        # fastavro types any datum as its union of Avro values; an array schema reads as a list
+        defs = cast("list[dict[str, Any]]", fastavro.schemaless_reader(io.BytesIO(rest), self._SERIES_ARRAY))
         if len(defs) != len(ids):
             raise ValueError(f"{len(ids)} series ids but {len(defs)} series names")
         if len(self.names) + len(ids) > NAMES_CACHE_MAX:

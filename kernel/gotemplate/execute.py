@@ -10,7 +10,7 @@ See https://pkg.go.dev/text/template#hdr-Actions .
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from . import nodes as n
 from .errors import TemplateError, exec_error
@@ -56,7 +56,7 @@ class State:
     def at(self, node: n.Node) -> None:
         self.node = node
 
-    def errorf(self, detail: str) -> None:
+    def errorf(self, detail: str) -> NoReturn:
         node = self.node
         raise _Abort(exec_error(self.parse_name, self.exec_name, self.text, None if node is None else node.pos,
                                 "" if node is None else str(node), detail))
@@ -105,25 +105,26 @@ class State:
 
     def walk(self, dot: Any, node: n.Node) -> None:
         self.at(node)
-        cls = type(node)
-        if cls is n.TextNode:
+        # Dispatch on the exact class with `type(node) is` each time: about as fast as comparing a saved
+        # type(node) (CPython specialises the call), and the type checker narrows `node` by it.
+        if type(node) is n.TextNode:
             self.out.append(node.text)
-        elif cls is n.ActionNode:
+        elif type(node) is n.ActionNode:
             value = self.eval_pipeline(dot, node.pipe)
             if not node.pipe.decl:
                 self.print_value(node, value)
-        elif cls is n.ListNode:
+        elif type(node) is n.ListNode:
             for child in node.nodes:
                 self.walk(dot, child)
-        elif cls is n.IfNode or cls is n.WithNode:
-            self.walk_if_or_with(cls is n.WithNode, dot, node)
-        elif cls is n.RangeNode:
+        elif type(node) is n.IfNode or type(node) is n.WithNode:
+            self.walk_if_or_with(type(node) is n.WithNode, dot, node)
+        elif type(node) is n.RangeNode:
             self.walk_range(dot, node)
-        elif cls is n.TemplateNode:
+        elif type(node) is n.TemplateNode:
             self.walk_template(dot, node)
-        elif cls is n.BreakNode:
+        elif type(node) is n.BreakNode:
             raise _Break
-        elif cls is n.ContinueNode:
+        elif type(node) is n.ContinueNode:
             raise _Continue
         else:
             self.errorf(f"unknown node: {node}")
@@ -228,30 +229,29 @@ class State:
 
     def eval_command(self, dot: Any, cmd: n.CommandNode, final: Any) -> Any:
         first = cmd.args[0]
-        cls = type(first)
-        if cls is n.FieldNode:
+        if type(first) is n.FieldNode:
             self.at(first)
             return self.eval_field_chain(dot, dot, first, first.ident, cmd.args, final)
-        if cls is n.IdentifierNode:
+        if type(first) is n.IdentifierNode:
             return self.eval_function(dot, first, cmd, cmd.args, final)
-        if cls is n.VariableNode:
+        if type(first) is n.VariableNode:
             return self.eval_variable(dot, first, cmd.args, final)
-        if cls is n.ChainNode:
+        if type(first) is n.ChainNode:
             return self.eval_chain(dot, first, cmd.args, final)
-        if cls is n.PipeNode:
+        if type(first) is n.PipeNode:
             self.not_a_function(cmd.args, final)
             return self.eval_pipeline(dot, first)
         self.at(first)
         self.not_a_function(cmd.args, final)
-        if cls is n.BoolNode:
+        if type(first) is n.BoolNode:
             return first.value
-        if cls is n.DotNode:
+        if type(first) is n.DotNode:
             return dot
-        if cls is n.NilNode:
+        if type(first) is n.NilNode:
             self.errorf("nil is not a command")
-        if cls is n.NumberNode:
+        if type(first) is n.NumberNode:
             return self.ideal_constant(first)
-        if cls is n.StringNode:
+        if type(first) is n.StringNode:
             return first.text
         self.errorf(f"can't evaluate command {quote(str(first))}")
 
@@ -360,45 +360,44 @@ class State:
 
     def eval_arg(self, dot: Any, typ: str | None, node: n.Node) -> Any:
         self.at(node)
-        cls = type(node)
-        if cls is n.DotNode:
+        if type(node) is n.DotNode:
             return self.validate_type(dot, typ)
-        if cls is n.NilNode:
+        if type(node) is n.NilNode:
             if typ in (None, ANY, VALUE) or typ.startswith(("*", "map[", "[]", "template.queryResult")):
                 return None
             self.errorf(f"cannot assign nil to {typ}")
-        if cls is n.FieldNode:
+        if type(node) is n.FieldNode:
             return self.validate_type(self.eval_field_chain(dot, dot, node, node.ident, [node], _MISSING), typ)
-        if cls is n.VariableNode:
+        if type(node) is n.VariableNode:
             return self.validate_type(self.eval_variable(dot, node, None, _MISSING), typ)
-        if cls is n.PipeNode:
+        if type(node) is n.PipeNode:
             return self.validate_type(self.eval_pipeline(dot, node), typ)
-        if cls is n.IdentifierNode:
+        if type(node) is n.IdentifierNode:
             return self.validate_type(self.eval_function(dot, node, node, None, _MISSING), typ)
-        if cls is n.ChainNode:
+        if type(node) is n.ChainNode:
             return self.validate_type(self.eval_chain(dot, node, None, _MISSING), typ)
         if typ == BOOL:
-            if cls is n.BoolNode:
+            if type(node) is n.BoolNode:
                 return node.value
             self.errorf(f"expected bool; found {node}")
         if typ == STRING:
-            if cls is n.StringNode:
+            if type(node) is n.StringNode:
                 return node.text
             self.errorf(f"expected string; found {node}")
         if typ == INT:
-            if cls is n.NumberNode and node.is_int:
+            if type(node) is n.NumberNode and node.is_int:
                 return node.int_value
             self.errorf(f"expected integer; found {node}")
         if typ == FLOAT64:
-            if cls is n.NumberNode and node.is_float:
+            if type(node) is n.NumberNode and node.is_float:
                 return node.float_value
             self.errorf(f"expected float; found {node}")
         if typ in (ANY, VALUE, None):
-            if cls is n.BoolNode:
+            if type(node) is n.BoolNode:
                 return node.value
-            if cls is n.NumberNode:
+            if type(node) is n.NumberNode:
                 return self.ideal_constant(node)
-            if cls is n.StringNode:
+            if type(node) is n.StringNode:
                 return node.text
         self.errorf(f"can't handle {node} for arg of type {typ}")
 

@@ -81,6 +81,9 @@ class GoTime:
 class _Named(int):
     """An integer Go type with a String method (time.Month, time.Weekday)."""
 
+    name: str
+    go_type: str
+
     def __new__(cls, value: int, name: str, go_type: str) -> _Named:
         self = super().__new__(cls, value)
         self.name, self.go_type = name, go_type

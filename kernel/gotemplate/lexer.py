@@ -8,6 +8,7 @@ See https://pkg.go.dev/text/template#hdr-Text_and_spaces .
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -65,6 +66,9 @@ LEFT_COMMENT, RIGHT_COMMENT = "/*", "*/"
 _SPACE_CHARS = " \t\r\n"
 _TRIM_MARKER_LEN = 2
 
+# A state of the lexer (Go's stateFn): scans on from the position, returns the next state or None (done).
+_State = Callable[[], "_State | None"]
+
 
 @dataclass(frozen=True, slots=True)
 class Item:
@@ -110,7 +114,7 @@ class Lexer:
 
     def run(self) -> list[Item]:
         """Lex the whole input; the list ends with an EOF or an ERROR item."""
-        state = self._lex_text
+        state: _State | None = self._lex_text
         while state is not None:
             state = state()
         return self.items
@@ -123,7 +127,8 @@ class Lexer:
         self.items.append(Item(typ, self.start, self.input[self.start:self.pos], self._line_at(self.start)))
         self.start = self.pos
 
-    def _error(self, message: str) -> None:
+    def _error(self, message: str) -> _State | None:
+        """Emit an ERROR item; the next state is none (Go's errorf returns a nil stateFn): the scan stops."""
         self.items.append(Item(ItemType.ERROR, self.start, message, self._line_at(self.start)))
         return None
 
@@ -165,7 +170,7 @@ class Lexer:
         return ch == "" or _is_space(ch) or ch in ".,|:)(" or ch == RIGHT_DELIM[0]
 
     # --- states ---
-    def _lex_text(self):
+    def _lex_text(self) -> _State | None:
         x = self.input.find(LEFT_DELIM, self.pos)
         if x >= 0:
             if x > self.pos:
@@ -187,7 +192,7 @@ class Lexer:
         self._emit(ItemType.EOF)
         return None
 
-    def _lex_left_delim(self):
+    def _lex_left_delim(self) -> _State | None:
         self.pos += len(LEFT_DELIM)
         rest = self.input[self.pos:]
         trim = len(rest) >= 2 and rest[0] == "-" and _is_space(rest[1])
@@ -202,7 +207,7 @@ class Lexer:
         self.paren_depth = 0
         return self._lex_inside_action
 
-    def _lex_comment(self):
+    def _lex_comment(self) -> _State | None:
         self.pos += len(LEFT_COMMENT)
         i = self.input.find(RIGHT_COMMENT, self.pos)
         if i < 0:
@@ -220,7 +225,7 @@ class Lexer:
         self.start = self.pos
         return self._lex_text
 
-    def _lex_right_delim(self):
+    def _lex_right_delim(self) -> _State | None:
         _, trim = self._at_right_delim()
         if trim:
             self.pos += _TRIM_MARKER_LEN
@@ -233,7 +238,7 @@ class Lexer:
             self.start = self.pos
         return self._lex_text
 
-    def _lex_inside_action(self):
+    def _lex_inside_action(self) -> _State | None:
         delim, _ = self._at_right_delim()
         if delim:
             if self.paren_depth == 0:
@@ -283,7 +288,7 @@ class Lexer:
             return self._error(f"unrecognized character in action: {_go_rune(ch)}")
         return self._lex_inside_action
 
-    def _lex_space(self):
+    def _lex_space(self) -> _State | None:
         spaces = 0
         while _is_space(self._peek()):
             self.pos += 1
@@ -297,7 +302,7 @@ class Lexer:
         self._emit(ItemType.SPACE)
         return self._lex_inside_action
 
-    def _lex_identifier(self):
+    def _lex_identifier(self) -> _State | None:
         while _is_alnum(self._peek()):
             self.pos += 1
         word = self.input[self.start:self.pos]
@@ -315,16 +320,16 @@ class Lexer:
             self._emit(ItemType.IDENTIFIER)
         return self._lex_inside_action
 
-    def _lex_field(self):
+    def _lex_field(self) -> _State | None:
         return self._lex_field_or_variable(ItemType.FIELD)
 
-    def _lex_variable(self):
+    def _lex_variable(self) -> _State | None:
         if self._at_terminator():
             self._emit(ItemType.VARIABLE)
             return self._lex_inside_action
         return self._lex_field_or_variable(ItemType.VARIABLE)
 
-    def _lex_field_or_variable(self, typ: ItemType):
+    def _lex_field_or_variable(self, typ: ItemType) -> _State | None:
         if self._at_terminator():
             self._emit(ItemType.VARIABLE if typ == ItemType.VARIABLE else ItemType.DOT)
             return self._lex_inside_action
@@ -335,10 +340,10 @@ class Lexer:
         self._emit(typ)
         return self._lex_inside_action
 
-    def _lex_char(self):
+    def _lex_char(self) -> _State | None:
         return self._lex_delimited("'", ItemType.CHAR_CONSTANT, "unterminated character constant")
 
-    def _lex_number(self):
+    def _lex_number(self) -> _State | None:
         if not self._scan_number():
             return self._error(f"bad number syntax: {quote(self.input[self.start:self.pos])}")
         if self._peek() in ("+", "-") and self._peek() != "":
@@ -374,10 +379,10 @@ class Lexer:
             return False
         return True
 
-    def _lex_quote(self):
+    def _lex_quote(self) -> _State | None:
         return self._lex_delimited('"', ItemType.STRING, "unterminated quoted string")
 
-    def _lex_delimited(self, closing: str, typ: ItemType, unterminated: str):
+    def _lex_delimited(self, closing: str, typ: ItemType, unterminated: str) -> _State | None:
         """A quoted string or character constant up to `closing`, backslash escapes skipped (Go's lexQuote/lexChar)."""
         while True:
             ch = self._next()
@@ -393,7 +398,7 @@ class Lexer:
         self._emit(typ)
         return self._lex_inside_action
 
-    def _lex_raw_quote(self):
+    def _lex_raw_quote(self) -> _State | None:
         end = self.input.find("`", self.pos)
         if end < 0:
             return self._error("unterminated raw quoted string")

@@ -125,7 +125,7 @@ class FieldNode(Node):
 class ChainNode(Node):
     """A term followed by fields: `(pipeline).Field`."""
 
-    node: Node | None = None
+    node: Node
     fields: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
@@ -163,8 +163,8 @@ class PipeNode(Node):
 class ActionNode(Node):
     """`{{pipeline}}`: evaluate, and print unless it declares variables."""
 
-    line: int = 0
-    pipe: PipeNode | None = None
+    line: int
+    pipe: PipeNode
 
     def __str__(self) -> str:
         return "{{" + str(self.pipe) + "}}"
@@ -174,9 +174,9 @@ class ActionNode(Node):
 class BranchNode(Node):
     """Common shape of if/range/with: a pipeline, a body and an optional else body."""
 
-    line: int = 0
-    pipe: PipeNode | None = None
-    body: ListNode | None = None
+    line: int
+    pipe: PipeNode
+    body: ListNode
     else_body: ListNode | None = None
     keyword = ""
 

@@ -173,11 +173,11 @@ class RuleGroup:
                 continue
             alert.last_sent_at_ms = at_ms
             alert.valid_until_ms = at_ms + 4 * max(self._resend_delay_ms, self.interval_ms)
-            resolved = alert.resolved_at_ms is not None
+            resolved_at_ms = alert.resolved_at_ms
             out.append(AlertNotification(
                 rule.name, alert.labels, alert.annotations,
                 alert.fired_at_ms if alert.fired_at_ms is not None else 0,
-                alert.resolved_at_ms if resolved else alert.valid_until_ms, resolved,
+                resolved_at_ms if resolved_at_ms is not None else alert.valid_until_ms, resolved_at_ms is not None,
                 self._external_url + "/graph?g0.expr=" + quote_plus(rule.spec.expr) + "&g0.tab=1"))
         return out
 

@@ -126,7 +126,7 @@ def _item(item: str) -> list[float | None]:
         if not number or number.end() >= len(item) or item[number.end()] != "x":
             raise SeriesNotationError(f"value {item!r}: expected A+BxN or A-BxN")
         step = sign * float(number.group())
-        values = [start]
+        values: list[float | None] = [start]
         for _ in range(_count(item, number.end() + 1)):
             start += step  # repeated addition, exactly as Go's parser does
             values.append(start)

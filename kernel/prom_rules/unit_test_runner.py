@@ -176,12 +176,12 @@ def _run_group(test_file: UnitTestFile, gi: int, tg: TestGroup,
             break
         ts += interval
 
-    for index, case in enumerate(tg.promql_tests):
-        mismatch = _check_promql(case, query)
+    for index, promql_case in enumerate(tg.promql_tests):
+        mismatch = _check_promql(promql_case, query)
         if mismatch:
             errors.append(mismatch)
-        results[(CaseKind.PROMQL, index)] = CaseResult(gi, CaseKind.PROMQL, index, case.expr, case.eval_time_ms,
-                                                       mismatch is None)
+        results[(CaseKind.PROMQL, index)] = CaseResult(gi, CaseKind.PROMQL, index, promql_case.expr,
+                                                       promql_case.eval_time_ms, mismatch is None)
     return errors, _merge(results, _all_failed(gi, tg))
 
 
@@ -228,13 +228,17 @@ def _check_promql(case, query) -> str | None:
         except SeriesNotationError as exc:
             return promql_error(case.expr, case.eval_time_ms, f"labels {sample.labels!r}: {exc}")
         expected.append(ParsedSample(labels, sample.value))
-    order = functools.cmp_to_key(lambda a, b: compare(a.labels, b.labels))
+    order = functools.cmp_to_key(_sample_order)
     got.sort(key=order)
     expected.sort(key=order)
     # reflect.DeepEqual on float64 uses ==: NaN never equals NaN
     if len(got) == len(expected) and all(g.labels == e.labels and g.value == e.value for g, e in zip(got, expected)):
         return None
     return promql_mismatch(case.expr, case.eval_time_ms, expected, got)
+
+
+def _sample_order(a: ParsedSample, b: ParsedSample) -> int:
+    return compare(a.labels, b.labels)
 
 
 def _all_failed(gi: int, tg: TestGroup) -> list[CaseResult]:

@@ -56,12 +56,14 @@ class _Group:
     """Running state of one group (Prometheus' groupedAggregation)."""
 
     __slots__ = ("value", "mean", "count", "values")
+    values: list[float]  # every value, for quantile only (other groups leave the slot unset: no list each)
 
     def __init__(self, v: float, op: str) -> None:
         self.value = v
         self.mean = v
         self.count = 1
-        self.values = [v] if op == "quantile" else None
+        if op == "quantile":
+            self.values = [v]
         if op in ("stddev", "stdvar"):
             self.value = 0.0
         elif op == "group":

@@ -104,19 +104,19 @@ def vector_vector(node: Binary, lhs: Vector, rhs: Vector, ts: int) -> Vector:
     swapped = card == "one-to-many"
     if swapped:  # handle group_right as group_left with the sides exchanged
         lhs, rhs = rhs, lhs
-    one_side: dict = {}
-    for rs in rhs:
-        key = sig(rs.labels)
+    one_side: dict[tuple, Sample] = {}
+    for one in rhs:
+        key = sig(one.labels)
         dup = one_side.get(key)
         if dup is not None:
             side = "left" if swapped else "right"
             raise PromQLError(
                 f"found duplicate series for the match group "
-                f"{format_labels(_match_labels(rs.labels, node.on, node.matching))} on the {side} "
-                f"hand-side of the operation: [{format_labels(rs.labels)}, {format_labels(dup.labels)}]"
+                f"{format_labels(_match_labels(one.labels, node.on, node.matching))} on the {side} "
+                f"hand-side of the operation: [{format_labels(one.labels)}, {format_labels(dup.labels)}]"
                 ";many-to-many matching not allowed: matching labels must be unique on one side"
             )
-        one_side[key] = rs
+        one_side[key] = one
     compare = COMPARISON.get(node.op)
     drop_name = node.op in _DROPS_NAME or node.return_bool
     matched: dict = {}

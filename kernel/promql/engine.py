@@ -7,6 +7,9 @@ Semantics follow Prometheus 2.42 promql/engine.go; https://prometheus.io/docs/pr
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, cast
+
 from .aggregate import aggregate
 from .binary import SET_OPERATORS, scalar_op, set_operation, vector_scalar, vector_vector
 from .errors import PromQLError
@@ -85,7 +88,8 @@ class _Evaluator:
         self.windows = plan_fetch(root, start_ms, end_ms, self.lookback_ms)
         self.fetched: dict[int, Fetched] = {}
         self.memo: dict[tuple[int, int], Value] = {}
-        self.dispatch = {
+        # node class → the method that evaluates it (its node parameter is that class; a dict can't say so: Any)
+        self.dispatch: dict[type, Callable[[Any, int], Value]] = {
             NumberLiteral: self._number, StringLiteral: self._string, VectorSelector: self._vector,
             MatrixSelector: self._matrix, Subquery: self._subquery, Paren: self._paren,
             Negation: self._negation, Binary: self._binary, Aggregate: self._aggregate, Call: self._call,
@@ -146,7 +150,8 @@ class _Evaluator:
             _append_step(series, value, t)
         return list(series.values())
 
-    # Operators
+    # Operators. The parser checked each operand's type (every node has a static `type`), so an operand that
+    # is not a Scalar is an instant Vector: the casts say so to the type checker, with no check at run time.
 
     def _paren(self, node: Paren, ts: int) -> Value:
         return self.eval(node.expr, ts)
@@ -155,7 +160,7 @@ class _Evaluator:
         value = self.eval(node.expr, ts)
         if isinstance(value, Scalar):
             return Scalar(-value.value, ts)
-        out = [Sample(without_name(s.labels), -s.value, ts) for s in value]
+        out = [Sample(without_name(s.labels), -s.value, ts) for s in cast(Vector, value)]
         same_labelset_check(out)
         return out
 
@@ -163,24 +168,23 @@ class _Evaluator:
         lhs = self.eval(node.lhs, ts)
         rhs = self.eval(node.rhs, ts)
         if node.op in SET_OPERATORS:
-            return set_operation(node, lhs, rhs)
-        l_scalar, r_scalar = isinstance(lhs, Scalar), isinstance(rhs, Scalar)
-        if l_scalar and r_scalar:
-            return Scalar(scalar_op(node.op, lhs.value, rhs.value), ts)
-        if l_scalar:
-            out = vector_scalar(node.op, rhs, lhs.value, True, node.return_bool, ts)
-        elif r_scalar:
-            out = vector_scalar(node.op, lhs, rhs.value, False, node.return_bool, ts)
+            return set_operation(node, cast(Vector, lhs), cast(Vector, rhs))
+        if isinstance(lhs, Scalar):
+            if isinstance(rhs, Scalar):
+                return Scalar(scalar_op(node.op, lhs.value, rhs.value), ts)
+            out = vector_scalar(node.op, cast(Vector, rhs), lhs.value, True, node.return_bool, ts)
+        elif isinstance(rhs, Scalar):
+            out = vector_scalar(node.op, cast(Vector, lhs), rhs.value, False, node.return_bool, ts)
         else:
-            out = vector_vector(node, lhs, rhs, ts)
+            out = vector_vector(node, cast(Vector, lhs), cast(Vector, rhs), ts)
         same_labelset_check(out)
         return out
 
     def _aggregate(self, node: Aggregate, ts: int) -> Vector:
         param = None
-        if node.param is not None:
-            param = self.eval(node.param, ts).value
-        return aggregate(node, self.eval(node.expr, ts), param, ts)
+        if node.param is not None:  # a number (topk, bottomk, quantile) or a label name (count_values)
+            param = cast("Scalar | String", self.eval(node.param, ts)).value
+        return aggregate(node, cast(Vector, self.eval(node.expr, ts)), param, ts)
 
     def _call(self, node: Call, ts: int) -> Value:
         name = node.func
@@ -188,7 +192,7 @@ class _Evaluator:
             return self._range_call(node, ts)
         if name == "timestamp" and isinstance(node.args[0], VectorSelector):
             # timestamp(selector) reports the samples' own times, not the evaluation time.
-            args = [self._vector(node.args[0], ts, own_time=True)]
+            args: list[Value] = [self._vector(node.args[0], ts, own_time=True)]
         else:
             args = [self.eval(a, ts) for a in node.args]
         fn = INSTANT_FUNCTIONS.get(name)
@@ -202,10 +206,10 @@ class _Evaluator:
     def _range_call(self, node: Call, ts: int) -> Vector:
         name = node.func
         index = MATRIX_ARG_INDEX.get(name, 0)
-        matrix, window = self._range_arg(node.args[index], ts)
+        matrix, window = self._range_arg(cast("MatrixSelector | Subquery", node.args[index]), ts)
         if name == "absent_over_time":
             return [] if matrix else [Sample(absent_labels(node.args[0]), 1.0, ts)]
-        scalars = [self.eval(a, ts).value for i, a in enumerate(node.args) if i != index]
+        scalars = [cast(Scalar, self.eval(a, ts)).value for i, a in enumerate(node.args) if i != index]
         fn = RANGE_FUNCTIONS[name]
         keep_name = name in KEEPS_METRIC_NAME
         out = []

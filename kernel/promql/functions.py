@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 
 from . import gomath
 from .histogram import histogram_quantile
 from .label_functions import label_join, label_replace
-from .model import Sample, Scalar, Vector, without_name
+from .model import Sample, Scalar, Value, Vector, without_name
 from .nodes import Call, MatrixSelector, VectorSelector
 
 
-def _simple(fn):
+def _simple(fn: Callable[[float], float]) -> Callable[[list[Value], Call, int], Vector]:
     """A function applying `fn` to each sample's value and dropping the metric name."""
 
     def apply(args, node: Call, ts: int) -> Vector:
@@ -35,7 +36,7 @@ def _sgn(v: float) -> float:
     return v
 
 
-MATH = {
+MATH: dict[str, Callable[[float], float]] = {
     "abs": abs, "ceil": gomath.ceil, "floor": gomath.floor,
     "exp": gomath.guarded(math.exp), "sqrt": gomath.guarded(math.sqrt),
     "ln": gomath.log_of(math.log), "log2": gomath.log2, "log10": gomath.log10,
@@ -144,7 +145,7 @@ def _native_only(args, node, ts):
     return []
 
 
-def _date(part):
+def _date(part: str) -> Callable[[list[Value], Call, int], Vector]:
     def apply(args, node, ts):
         if not args:
             return [Sample({}, _date_part(part, ts // 1000 if ts >= 0 else -((-ts) // 1000)), ts)]

@@ -7,6 +7,7 @@ ZeroDivisionError, ValueError or OverflowError in cases where Go returns NaN or 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from decimal import Decimal
 
 INF = math.inf
@@ -85,7 +86,7 @@ def ceil(v: float) -> float:
     return math.copysign(r, v) if r == 0 else r
 
 
-def log_of(fn):
+def log_of(fn: Callable[[float], float]) -> Callable[[float], float]:
     """Wrap a logarithm: log(0) = -Inf, log(x<0) = NaN, as in Go."""
 
     def log(v: float) -> float:
@@ -133,7 +134,8 @@ def log10(v: float) -> float:
     return math.log(v) * _INV_LN10
 
 
-def guarded(fn, overflow_sign=lambda v: 1.0):
+def guarded(fn: Callable[[float], float],
+            overflow_sign: Callable[[float], float] = lambda v: 1.0) -> Callable[[float], float]:
     """Wrap a math function: domain errors give NaN, overflow gives ±Inf (Go's behaviour)."""
 
     def call(v: float) -> float:

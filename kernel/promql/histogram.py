@@ -11,7 +11,7 @@ import math
 from bisect import bisect_left
 
 from . import gomath
-from .model import METRIC_NAME, Sample, Vector
+from .model import METRIC_NAME, LabelsKey, Sample, Vector
 
 BUCKET_LABEL = "le"
 
@@ -68,7 +68,7 @@ def _search(counts: list[float], rank: float) -> int:
 
 def histogram_quantile(q: float, vec: Vector, ts: int) -> Vector:
     """Compute the q-quantile per histogram: samples grouped by all labels but `le`."""
-    groups: dict = {}
+    groups: dict[LabelsKey, tuple[dict[str, str], list[tuple[float, float]]]] = {}  # (labels, [(le, count)])
     for s in vec:
         le = s.labels.get(BUCKET_LABEL)
         if le is None:

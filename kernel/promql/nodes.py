@@ -8,14 +8,14 @@ result type, which decides how operators dispatch (scalar vs. vector), as in Pro
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import Literal, Union
 
 from .matchers import Matcher
 
 SCALAR, VECTOR, MATRIX, STRING = "scalar", "vector", "matrix", "string"
 
 # `@ start()` / `@ end()`, else an absolute time in ms, else None.
-At = Union[int, str, None]
+At = Union[int, Literal["start", "end"], None]
 
 
 @dataclass(frozen=True, eq=False, slots=True)

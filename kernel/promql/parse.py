@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 import promql_parser as pp
 
@@ -217,7 +219,8 @@ def _call(node) -> Call:
     return Call(name, args, _TYPES[_enum_name(node.func.return_type)])
 
 
-_CONVERTERS = {
+# The converter of each promql_parser node class, by class name.
+_CONVERTERS: dict[str, Callable[[Any], Expr]] = {
     "NumberLiteral": lambda n: NumberLiteral(float(n.val)),
     "StringLiteral": lambda n: StringLiteral(n.val),
     "VectorSelector": _vector_selector,

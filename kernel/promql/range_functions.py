@@ -9,6 +9,7 @@ https://prometheus.io/docs/prometheus/latest/querying/functions/
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import gomath
@@ -275,7 +276,7 @@ def present_over_time(ts, vs, w, args):
     return 1.0
 
 
-RANGE_FUNCTIONS = {
+RANGE_FUNCTIONS: dict[str, Callable[[list[int], list[float], RangeWindow, list[float]], float | None]] = {
     f.__name__: f
     for f in (
         rate, increase, delta, irate, idelta, deriv, predict_linear, holt_winters, changes, resets,

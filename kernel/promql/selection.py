@@ -24,7 +24,7 @@ def resolve_at(at: At, start_ms: int, end_ms: int) -> int | None:
         return start_ms
     if at == "end":
         return end_ms
-    return at  # type: ignore[return-value]
+    return at
 
 
 def plan_fetch(root: Expr, start_ms: int, end_ms: int, lookback_ms: int) -> dict[int, tuple[int, int]]:
