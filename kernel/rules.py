@@ -248,7 +248,7 @@ class Rule(BaseModel):
         if self.record is not None:
             for name in ("for_s", "keep_firing_for_s"):
                 if getattr(self, name):
-                    field = Rule.model_fields[name].alias
+                    field = Rule.model_fields[name].alias or name
                     raise ValueError(f"{field}: a recording rule has no {field}")
             if self.annotations:
                 raise ValueError("annotations: a recording rule has no annotations")
@@ -323,7 +323,8 @@ class RuleIndex:
         self.by_id = {r.id: r for r in self.rules}
         self._by_metric: dict[str, list[Rule]] = {}
         for rule in self.rules:
-            self._by_metric.setdefault(rule.metric, []).append(rule)
+            if rule.metric is not None:  # every stream rule names its metric (validated)
+                self._by_metric.setdefault(rule.metric, []).append(rule)
 
     def for_metric(self, name: str) -> list[Rule]:
         """The rules on metric `name` (the same list object while the index lives)."""
@@ -348,7 +349,9 @@ def read_rules_file(path: Path) -> list[Rule]:
     document = read(path, RuleError, what="rules file")
     if not isinstance(document.data, dict) or not isinstance(document.data.get("rules"), list):
         raise RuleError(f"{path}: expected a mapping with a 'rules:' list")
-    rules, problems, first = [], [], {}
+    rules: list[Rule] = []
+    problems: list[tuple[Loc, str]] = []
+    first: dict[str, Loc] = {}
     for i, raw in enumerate(document.data["rules"]):
         at = ("rules", i)
         if isinstance(raw, dict) and "version" in raw:

@@ -166,8 +166,10 @@ def syntax_problem(file: str, exc: yaml.YAMLError, text: str = "") -> Problem:
     parts = []
     context_mark = getattr(exc, "context_mark", None)
     if context and problem:
-        other_line = context_mark is not None and context_mark.line != mark.line
-        parts.append(f"{context} (line {context_mark.line + 1})" if other_line else context)
+        if context_mark is not None and context_mark.line != mark.line:
+            parts.append(f"{context} (line {context_mark.line + 1})")
+        else:
+            parts.append(context)
     parts.append(f"{problem or context} (column {mark.column + 1})")
     return Problem(file, mark.line + 1, "", "not valid YAML: " + ", ".join(parts))
 

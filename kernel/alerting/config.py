@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated
@@ -222,7 +222,7 @@ def _pydantic_problems(exc: ValidationError, raw: dict) -> Iterator[tuple[Loc, s
         yield loc, message
 
 
-def _reference_problems(spec: _FileSpec, intervals: list[tuple[Loc, TimeIntervalSet]]) -> Iterator[tuple[Loc, str]]:
+def _reference_problems(spec: _FileSpec, intervals: Sequence[tuple[Loc, TimeIntervalSet]]) -> Iterator[tuple[Loc, str]]:
     """Names that must be unique, and names that must refer to something defined in the file."""
     receivers = {r.name for r in spec.receivers}
     schedules = {s.name for s in spec.schedules}
@@ -267,8 +267,8 @@ def _reference_problems(spec: _FileSpec, intervals: list[tuple[Loc, TimeInterval
             for j, name in enumerate(getattr(p, key)):
                 yield from target(("escalation_policies", i, key, j), name)
     for i, s in enumerate(spec.schedules):
-        members = [(("layers", j, "members", k), m) for j, layer in enumerate(s.layers)
-                   for k, m in enumerate(layer.members)]
+        members: list[tuple[Loc, str]] = [(("layers", j, "members", k), m) for j, layer in enumerate(s.layers)
+                                           for k, m in enumerate(layer.members)]
         members += [(("overrides", j, "member"), o.member) for j, o in enumerate(s.overrides)]
         for loc, name in members:
             if name not in receivers:

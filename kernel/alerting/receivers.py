@@ -33,7 +33,7 @@ class ReceiverConfig(BaseModel):
 
     def integrations(self) -> list[IntegrationSpec]:
         """Every integration with its id: `<receiver>/<kind>/<index in that kind's list>`."""
-        groups = (("pagerduty", self.pagerduty_configs), ("slack", self.slack_configs),
-                  ("webhook", self.webhook_configs))
+        groups: tuple[tuple[str, tuple[PagerDutyConfig | SlackConfig | WebhookConfig, ...]], ...] = (
+            ("pagerduty", self.pagerduty_configs), ("slack", self.slack_configs), ("webhook", self.webhook_configs))
         return [IntegrationSpec(f"{self.name}/{kind}/{i}", kind, config)
                 for kind, configs in groups for i, config in enumerate(configs)]

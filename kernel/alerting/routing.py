@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Annotated
+from typing import Annotated, TypeVar, cast
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from kernel.matchers import Matcher, MatcherError, compile_regex, parse_matcher
+from kernel.matchers import Matcher, MatcherError, Op, compile_regex, parse_matcher
 from kernel.names import LABEL_NAME_SYNTAX, is_label_name
+
+_T = TypeVar("_T")
 
 DEFAULT_GROUP_WAIT_MS = 30_000
 DEFAULT_GROUP_INTERVAL_MS = 300_000
@@ -60,7 +62,7 @@ def parse_route_matcher(text: object) -> Matcher:
         unquoted = _UNQUOTED.match(text)
         if unquoted is None:
             raise
-        return Matcher.make(unquoted.group(1), unquoted.group(2), unquoted.group(3))
+        return Matcher.make(unquoted.group(1), cast(Op, unquoted.group(2)), unquoted.group(3))  # one of the four
 
 
 def _label_name(name: str) -> str:
@@ -157,7 +159,7 @@ def build_route_tree(spec: RouteSpec) -> Route:
 def _build(spec: RouteSpec, parent: Route, path: str) -> Route:
     # Inherited when unset: receiver, grouping, timings, policy (the root inherits the defaults). Not
     # inherited: matchers, continue and the time intervals, as in Alertmanager.
-    def own(value, inherited):
+    def own(value: _T | None, inherited: _T) -> _T:
         return inherited if value is None else value
 
     if spec.group_by is None:

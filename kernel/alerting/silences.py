@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 from schemas.records import SilenceMatcher, SilenceRecord
 from kernel.matchers import Matcher, MatcherError, Op
@@ -77,7 +77,7 @@ def matcher_of(raw: SilenceMatcher) -> Matcher:
     """The Matcher a stored `{name, op, value}` describes; MatcherError names what is wrong."""
     if raw["op"] not in OPS:
         raise MatcherError(f"'{raw['name']}': operator {raw['op']!r} is not one of {', '.join(OPS)}")
-    return Matcher.make(raw["name"], raw["op"], raw["value"])
+    return Matcher.make(raw["name"], cast(Op, raw["op"]), raw["value"])
 
 
 def silence_of(record: SilenceRecord) -> Silence:
