@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from confluent_kafka import OFFSET_END, TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaException, TopicPartition
 
 from api.metrics import STREAM_EVENTS, STREAM_OVERFLOWS, STREAM_SUBSCRIBERS
-from api.models import AlertChange, IncidentChange
+from api.models.stream import AlertChange, IncidentChange
 from kernel.kafka import FETCH_WAIT_MS
 from schemas import codec
 from schemas.records import AlertEvent, IncidentEvent

@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from api.auth import require
 from kernel.keys import Role
-from api.models import ApiError
+from api.models.errors import ApiError
 
 ERROR_SCHEMA = "ApiError"
 _REF = "#/components/schemas/{model}"

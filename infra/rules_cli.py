@@ -33,7 +33,8 @@ def run_with_store(write: bool, action):
     from confluent_kafka import KafkaException
     from rich.markup import escape
 
-    from api.rule_store import RuleStoreError, Unavailable
+    from api.rule_store import RuleStoreError
+    from api.versioned_store import Unavailable
     from kernel.migrate import migrate
 
     settings = store_settings()
@@ -60,7 +61,8 @@ async def _with_store(settings, dsn: str, write: bool, action):
 
     from psycopg import AsyncConnection
 
-    from api.rule_store import RuleStore, producer_overrides
+    from api.publisher import producer_overrides
+    from api.rule_store import RuleStore
     from kernel.kafka import make_producer
 
     producer = make_producer(settings, **producer_overrides()) if write else None

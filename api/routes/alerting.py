@@ -18,8 +18,8 @@ from pydantic import BaseModel, SecretStr
 
 from api import label_filters
 from api.errors import BadParam
-from api.models import (IntegrationOut, ReceiverList, ReceiverOut, RouteHitOut, RouteOut, RouteTestResult,
-                        RouteTimings, RouteTree)
+from api.models.alerting import (IntegrationOut, ReceiverList, ReceiverOut, RouteHitOut, RouteOut, RouteTestResult,
+                                 RouteTimings, RouteTree)
 from api.timerange import parse_time
 from kernel.settings import ApiSettings
 from kernel.alerting.receivers import ReceiverConfig

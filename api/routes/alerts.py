@@ -13,7 +13,7 @@ from psycopg.types.json import Jsonb
 from api import cursor as cursors, label_filters
 from api.deps import DbDep
 from api.errors import BadParam
-from api.models import AlertDetail, AlertPage, AlertStatus
+from api.models.alerts import AlertDetail, AlertPage, AlertStatus
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 

@@ -9,7 +9,7 @@ from psycopg.rows import dict_row
 
 from api.deps import AdminKey, DbDep
 from api.errors import BadParam
-from api.models import AuditEntry, AuditPage
+from api.models.audit import AuditEntry, AuditPage
 from api.timerange import parse_time
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])

@@ -23,7 +23,7 @@ from api import audit, label_filters
 from api.device_store import DeviceStore, StoredDevice
 from api.deps import AdminKey, DbDep
 from api.errors import BadParam
-from api.models import DeviceIn, DeviceOut, DevicePage
+from api.models.devices import DeviceIn, DeviceOut, DevicePage
 from api.request_body import RequestProblem, check_values, json_object, problem
 from kernel.settings import ApiSettings
 from kernel.device_cache import CACHE_KEY_PREFIX

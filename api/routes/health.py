@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import DbDep, TsdbDep
-from api.models import Health
+from api.models.health import Health
 
 router = APIRouter(tags=["health"])
 PROBE_TIMEOUT_S = 2.0

@@ -24,8 +24,8 @@ from api.auth import Principal
 from api.deps import DbDep, OperatorKey
 from api.errors import BadParam, StoreUnavailable
 from api.incident_commands import CommandNotAcked, IncidentCommands
-from api.models import (CommandAccepted, IncidentCommandIn, IncidentDetail, IncidentPage, IncidentStatus,
-                        TimelineDelivery, TimelineEvent)
+from api.models.incidents import (CommandAccepted, IncidentCommandIn, IncidentDetail, IncidentPage, IncidentStatus,
+                                  TimelineDelivery, TimelineEvent)
 from api.timerange import parse_time
 from schemas.records import CommandAction
 

@@ -10,7 +10,7 @@ from api import audit
 from api.deps import AdminKey, DbDep
 from api.errors import BadParam
 from kernel.keys import ApiKey, KeyChangeError, KeyStore, Role
-from api.models import KeyCreated, KeyIn, KeyOut, KeyPage, KeyRole
+from api.models.keys import KeyCreated, KeyIn, KeyOut, KeyPage, KeyRole
 
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 

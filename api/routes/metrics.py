@@ -28,8 +28,8 @@ from starlette.background import BackgroundTask
 
 from api.deps import TsdbDep
 from api.errors import RETRY_AFTER_S, BadParam
-from api.models import (PromBuildInfo, PromBuildInfoAnswer, PromErrorAnswer, PromExemplarsAnswer, PromLabelsAnswer,
-                        PromMetadataAnswer, PromQueryAnswer, PromSeriesAnswer)
+from api.models.prometheus import (PromBuildInfo, PromBuildInfoAnswer, PromErrorAnswer, PromExemplarsAnswer,
+                                   PromLabelsAnswer, PromMetadataAnswer, PromQueryAnswer, PromSeriesAnswer)
 from api.request_body import RequestProblem, read_body
 from api.strict_params import ANY_QUERY
 from api.timerange import MAX_POINTS, parse_step, parse_time

@@ -15,10 +15,11 @@ from pydantic import ValidationError
 from api import audit
 from api.deps import AdminKey, DbDep
 from api.errors import RETRY_AFTER_S, BadParam
-from api.models import (RULE_EXAMPLES, RuleHistory, RulePage, RuleVersionOut, StoredRuleOut, ValidatedRule,
-                        rule_spec_schema)
+from api.models.rules import (RULE_EXAMPLES, RuleHistory, RulePage, RuleVersionOut, StoredRuleOut, ValidatedRule,
+                              rule_spec_schema)
 from api.request_body import RequestProblem, answer, check_values, expected_version, json_object, problem
-from api.rule_store import Conflict, NotFound, RuleStore, RuleStoreError, StoredRule, Unavailable, VersionConflict
+from api.rule_store import Conflict, NotFound, RuleStore, RuleStoreError, StoredRule, VersionConflict
+from api.versioned_store import Unavailable
 from kernel.rules import Evaluator, Rule, RuleType
 
 router = APIRouter(prefix="/api/v1/rules", tags=["rules"])

@@ -27,8 +27,8 @@ from api import audit
 from api import cursor as cursors
 from api.deps import DbDep, OperatorKey
 from api.errors import BadParam
-from api.models import (SILENCE_EXAMPLES, SilenceHistory, SilenceIn, SilenceMatcherOut, SilenceOut, SilencePage,
-                        SilenceVersionOut)
+from api.models.silences import (SILENCE_EXAMPLES, SilenceHistory, SilenceIn, SilenceMatcherOut, SilenceOut,
+                                 SilencePage, SilenceVersionOut)
 from api.request_body import RequestProblem, answer, expected_version, json_object, problem, text_problem
 from api.silence_store import (Conflict, NotFound, SilenceSpec, SilenceStore, SilenceStoreError, StoredSilence,
                                VersionConflict)

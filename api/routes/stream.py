@@ -2,7 +2,7 @@
 
 Each change is one event (https://html.spec.whatwg.org/multipage/server-sent-events.html):
 `event: alert|incident`, `id: <fingerprint or incident key>:<sequence>`, `data: <JSON>` (AlertChange,
-IncidentChange in api/models.py). Only changes after the client connected are sent: a client reads
+IncidentChange in api/models/stream.py). Only changes after the client connected are sent: a client reads
 the current state from the list routes, then applies the stream. A comment line every
 `VIGIL_API_STREAM_HEARTBEAT_S` keeps proxies from closing a quiet stream; a client that falls too
 far behind gets `event: overflow` and the stream ends (reconnect and reload); a stream whose key was
@@ -26,7 +26,9 @@ from starlette.types import Receive, Scope, Send
 from api import label_filters
 from api.errors import BadParam
 from api.live import CLOSED, KINDS, OVERFLOW, LiveEvent, LiveFeed
-from api.models import AlertChange, AlertStatus, IncidentChange, IncidentStatus
+from api.models.alerts import AlertStatus
+from api.models.incidents import IncidentStatus
+from api.models.stream import AlertChange, IncidentChange
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/stream", tags=["stream"])

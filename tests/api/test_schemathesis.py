@@ -9,7 +9,9 @@ the document declares for that operation. Writes go to this module's own databas
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +19,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from api import models as api_models
+import api.models
 from tests.harness import create_key
 
 pytestmark = pytest.mark.integration
@@ -97,8 +99,9 @@ def _has_examples(schema: dict, schemas: dict) -> bool:
 
 def test_every_example_in_the_models_is_valid_for_its_model():
     # Examples are documentation a reader copies: one that drifted from its model would mislead.
-    models = [cls for _, cls in inspect.getmembers(api_models, inspect.isclass)
-              if issubclass(cls, BaseModel) and cls.__module__ == api_models.__name__]
+    modules = [importlib.import_module(f"api.models.{info.name}") for info in pkgutil.iter_modules(api.models.__path__)]
+    models = [cls for module in modules for _, cls in inspect.getmembers(module, inspect.isclass)
+              if issubclass(cls, BaseModel) and cls.__module__ == module.__name__]
     checked = 0
     for model in models:
         for example in (model.model_config.get("json_schema_extra") or {}).get("examples", []):

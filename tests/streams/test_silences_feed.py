@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 import pytest
 
-from api.rule_store import producer_overrides
+from api.publisher import producer_overrides
 from api.silence_store import SilenceSpec, SilenceStore, StoredSilence
 from kernel.kafka import make_producer
 from schemas import codec
