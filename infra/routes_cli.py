@@ -71,7 +71,7 @@ def check(file: Path = typer.Argument(..., help="an alerting config (VIGIL_ALERT
     add(tree, config.route)
     console.print(tree, soft_wrap=True)
     for receiver in config.receivers:
-        if not (receiver.pagerduty_configs or receiver.slack_configs or receiver.webhook_configs):
+        if not receiver.integrations():
             console.print(f"[yellow]warning[/] receiver {escape(receiver.name)} has no integration: notifications "
                           "routed to it are not delivered", soft_wrap=True)
     console.print(", ".join([_plural(len(config.routes()), "route"), _plural(len(config.receivers), "receiver"),

@@ -1,19 +1,24 @@
-"""The one place receivers are built: an integration kind is one folder and one line in `_BUILDERS`."""
+"""The one place receivers are built: a kind is its folder notifier/<kind>/ and one line in `CLIENTS`.
+
+The kind itself — its config, its `<kind>_configs` field, its templates — is declared once in
+kernel/alerting/receiver_kinds.py; `CLIENTS` holds how the notifier sends to it. Every kind there
+has a client here (tests/notifier/test_receiver_conformance.py).
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from kernel.alerting.receivers import IntegrationConfig, ReceiverConfig
+from kernel.alerting.slack_config import SlackConfig
 from kernel.settings import NotifierSettings
 from notifier.limiter import PAGERDUTY_EVENTS_PER_MINUTE, SLACK_MESSAGES_PER_SECOND, Rate
 from notifier.outcome import Outcome
 from notifier.pagerduty.client import PagerDutyClient
-from kernel.alerting.receivers import IntegrationConfig, ReceiverConfig
 from notifier.slack.client import SlackClient
-from kernel.alerting.slack_config import SlackConfig
 from notifier.webhook.client import WebhookClient
 from schemas.records import Notification
 
@@ -59,7 +64,10 @@ class Receiver:
     integrations: tuple[Integration, ...]
 
 
-_BUILDERS: dict[str, Callable[[str, IntegrationConfig, NotifierSettings], Client]] = {
+# A kind's client from the integration id, its config (the kind's own model) and the notifier's settings.
+ClientFactory = Callable[[str, IntegrationConfig, NotifierSettings], Client]
+
+CLIENTS: Mapping[str, ClientFactory] = {
     "pagerduty": lambda id_, config, s: PagerDutyClient(
         id_, config, s.pagerduty_events_per_minute or PAGERDUTY_EVENTS_PER_MINUTE),
     "slack": lambda id_, config, s: SlackClient(id_, config, s.slack_messages_per_second or SLACK_MESSAGES_PER_SECOND),
@@ -71,7 +79,7 @@ def build_receivers(receivers: Sequence[ReceiverConfig], settings: NotifierSetti
     """Receivers by the name Notifications address them with, each with its integrations' clients."""
     built = {}
     for receiver in receivers:
-        integrations = tuple(Integration(spec.id, _BUILDERS[spec.kind](spec.id, spec.config, settings),
+        integrations = tuple(Integration(spec.id, CLIENTS[spec.kind](spec.id, spec.config, settings),
                                          spec.config.send_resolved) for spec in receiver.integrations())
         if not integrations:
             log.info("receiver %r has no integrations: notifications to it are dropped (counted)", receiver.name)

@@ -36,13 +36,11 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from kernel.alerting.notification import STATUS, alerts_of, common_annotations, common_labels, incident_key, rfc3339
+from kernel.alerting.receiver_kinds import RECEIVER_KINDS
 from schemas.records import Notification, NotifiedAlert
 
 if TYPE_CHECKING:
     from kernel.alerting.receivers import ReceiverConfig
-
-# Which config fields of each integration kind are templates.
-TEMPLATE_FIELDS = {"pagerduty": ("description", "severity"), "slack": ("title", "text"), "webhook": ()}
 
 _ENV = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
                                      keep_trailing_newline=False)
@@ -135,7 +133,7 @@ def check_receivers(receivers: Sequence[ReceiverConfig]) -> None:
     problems = []
     for receiver in receivers:
         for spec in receiver.integrations():
-            for field in TEMPLATE_FIELDS[spec.kind]:
+            for field in RECEIVER_KINDS[spec.kind].template_fields:
                 source = getattr(spec.config, field)
                 if source is None:
                     continue

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from kernel.alerting.pagerduty_config import SEVERITIES as PD_SEVERITIES
+from kernel.alerting.receiver_kinds import RECEIVER_KINDS, AlertmanagerFields, ReceiverKind, in_prose
 from kernel.alerting.routing import duration_ms, parse_route_matcher
 from kernel.matchers import Matcher, MatcherError
 
@@ -21,16 +21,12 @@ TEMPLATES = "Go template files are not converted: Vigil templates are Jinja2, wr
 _ROUTE_KEYS = ("receiver", "group_by", "group_wait", "group_interval", "repeat_interval", "continue",
                "mute_time_intervals", "active_time_intervals")
 _INTERVAL_KEYS = ("times", "weekdays", "days_of_month", "months", "years", "location")
-# Alertmanager field → Vigil field, per integration (notifier/{pagerduty,slack,webhook}/config.py)
-_INTEGRATIONS = {
-    "pagerduty_configs": {"routing_key": "routing_key", "url": "url", "client": "client", "client_url": "client_url",
-                          "send_resolved": "send_resolved", "description": "description", "severity": "severity"},
-    "slack_configs": {"api_url": "api_url", "channel": "channel", "send_resolved": "send_resolved", "title": "title",
-                      "text": "text"},
-    "webhook_configs": {"url": "url", "max_alerts": "max_alerts", "send_resolved": "send_resolved",
-                        "timeout": "timeout_s"},
-}
-_SECRETS = {"pagerduty_configs": "routing_key", "slack_configs": "api_url", "webhook_configs": "url"}
+# The integrations Alertmanager and Vigil share, by Alertmanager's key (`slack_configs`); each kind's field
+# mapping is in kernel/alerting/receiver_kinds.py.
+_INTEGRATIONS = {kind.key: (kind, kind.alertmanager) for kind in RECEIVER_KINDS.values() if kind.alertmanager}
+# `global:` keys that supply an integration's field when its entry has none.
+_GLOBALS = {key for _, mapping in _INTEGRATIONS.values() for key in mapping.from_global.values()}
+_PAGES_THROUGH = f"Vigil pages through {in_prose()}"
 
 
 class AlertmanagerImport:
@@ -46,7 +42,7 @@ class AlertmanagerImport:
         """The Vigil document for an Alertmanager one (keys it has no use for are reported, not copied)."""
         self.globals = self._mapping(doc.get("global"), "global")
         for key in self.globals:
-            if key not in ("slack_api_url", "pagerduty_url"):
+            if key not in _GLOBALS:
                 self.dropped.append((f"global.{key}", self._why_not(key)))
         out: dict = {}
         if "route" in doc:
@@ -88,7 +84,7 @@ class AlertmanagerImport:
         if key == "http_config":
             return HTTP_CONFIG
         if key.startswith("smtp_"):
-            return "email is not supported (Vigil pages through PagerDuty, Slack and webhooks)"
+            return f"email is not supported ({_PAGES_THROUGH})"
         if key == "resolve_timeout":
             return "not needed: Vigil's rules send the resolution themselves"
         return "not used by Vigil"
@@ -123,35 +119,35 @@ class AlertmanagerImport:
         out: dict = {"name": node.get("name")}
         for key in node:
             if key in _INTEGRATIONS:
-                kept = [self._integration(key, self._mapping(c, p), p) for p, c in self._items(node, key, path)]
+                kept = [self._integration(*_INTEGRATIONS[key], self._mapping(c, p), p)
+                        for p, c in self._items(node, key, path)]
                 if any(kept):
                     out[key] = [c for c in kept if c]
             elif key != "name":
                 self.dropped.append((f"{path}.{key}", f"{key.removesuffix('_configs')} receivers are not supported "
-                                                      "(Vigil pages through PagerDuty, Slack and webhooks)"))
+                                                      f"({_PAGES_THROUGH})"))
         if len(out) == 1:
             self.warnings.append((path, f"receiver '{out['name']}' has no integration left: notifications routed "
                                         "to it are not delivered"))
         return out
 
-    def _integration(self, kind: str, node: dict, path: str) -> dict | None:
-        fields = _INTEGRATIONS[kind]
+    def _integration(self, kind: ReceiverKind, mapping: AlertmanagerFields, node: dict, path: str) -> dict | None:
+        fields = mapping.fields
         out: dict = {}
         for key, value in node.items():
             where = f"{path}.{key}"
             if key in fields and isinstance(value, str) and "{{" in value:
                 self.dropped.append((where, GO_TEMPLATE))
-            elif key == "timeout" and kind == "webhook_configs":
-
+            elif key in mapping.durations:
                 try:
                     timeout_ms = duration_ms(value)
                 except ValueError as exc:
                     self.dropped.append((where, str(exc)))
                     continue
                 if timeout_ms:  # Alertmanager's 0 means no timeout; Vigil keeps its default then
-                    out["timeout_s"] = timeout_ms / 1000
-            elif kind == "pagerduty_configs" and key == "severity" and str(value).strip() not in PD_SEVERITIES:
-                self.dropped.append((where, f"PagerDuty takes {', '.join(PD_SEVERITIES)} (or a template)"))
+                    out[fields[key]] = timeout_ms / 1000
+            elif key in mapping.choices and str(value).strip() not in mapping.choices[key]:
+                self.dropped.append((where, f"{kind.prose} takes {', '.join(mapping.choices[key])} (or a template)"))
             elif key in fields:
                 out[fields[key]] = value
             elif key == "service_key":
@@ -159,17 +155,16 @@ class AlertmanagerImport:
             else:
                 self.dropped.append((where, self._why_not(key) if key.endswith("_file") or key == "http_config"
                                      else GO_TEMPLATE if isinstance(value, str) and "{{" in value
-                                     else f"not supported by Vigil's {kind.removesuffix('_configs')} integration"))
-        if kind == "slack_configs":
-            out.setdefault("send_resolved", False)  # Alertmanager's default for Slack; Vigil's is true
-            if "api_url" not in out and self.globals.get("slack_api_url"):
-                out["api_url"] = self.globals["slack_api_url"]
-        if kind == "pagerduty_configs" and "url" not in out and self.globals.get("pagerduty_url"):
-            out["url"] = self.globals["pagerduty_url"]
-        secret = _SECRETS[kind]
+                                     else f"not supported by Vigil's {kind.name} integration"))
+        for name, default in mapping.defaults.items():
+            out.setdefault(name, default)
+        for name, global_key in mapping.from_global.items():
+            if name not in out and self.globals.get(global_key):
+                out[name] = self.globals[global_key]
+        secret = mapping.secret
         if secret not in out:
-            self.dropped.append((path, f"integration not imported: it has no {secret}"
-                                       + (" (nor global.slack_api_url)" if kind == "slack_configs" else "")))
+            nor = f" (nor global.{mapping.from_global[secret]})" if secret in mapping.from_global else ""
+            self.dropped.append((path, f"integration not imported: it has no {secret}{nor}"))
             return None
         if "${" not in str(out[secret]):
             self.literal_secrets += 1
