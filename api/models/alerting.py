@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from api.models.examples import with_examples
+from kernel.alerting.receiver_kinds import RECEIVER_KIND_NAMES
 
 
 ROUTE_EXAMPLE = {
@@ -69,13 +70,20 @@ class RouteTree(BaseModel):
     route: RouteOut
 
 
+def _receiver_kind(kind: str) -> str:
+    if kind not in RECEIVER_KIND_NAMES:
+        raise ValueError(f"{kind!r} is not a receiver kind ({', '.join(RECEIVER_KIND_NAMES)})")
+    return kind
+
+
 class IntegrationOut(BaseModel):
     """One integration of a receiver with its settings; credentials and URLs that carry them are redacted."""
 
     model_config = with_examples(INTEGRATION_EXAMPLE)
 
     id: str = Field(examples=["team-pager/pagerduty/0"])
-    kind: Literal["pagerduty", "slack", "webhook"]
+    # One of kernel/alerting/receiver_kinds.py's kinds; the schema lists them as an enum.
+    kind: Annotated[str, AfterValidator(_receiver_kind)] = Field(json_schema_extra={"enum": list(RECEIVER_KIND_NAMES)})
     settings: dict[str, Any] = Field(examples=[{"routing_key": "redacted", "url": "https://events.pagerduty.com/v2/"
                                                 "enqueue", "send_resolved": True}])
 
