@@ -26,7 +26,7 @@ from ingest.evaluation_lag import GroupWatcher
 from ingest.header_deadline import with_header_timeout
 from ingest.pipeline import Pipeline
 from ingest.auth import AgentTokens
-from ingest.registry import Host, build, ingest_configs, running
+from ingest.registry import Host, build, ingest_configs, of_kind, running
 from ingest.scrape.server import Scraper
 from ingest import stored_tokens
 from ingest.sources import ConfigError, Sources, load
@@ -66,8 +66,8 @@ def create_app(settings: IngestSettings, sources: Sources) -> FastAPI:
                         await task
             await asyncio.to_thread(watch.stop)  # a describe in progress may take its timeout
 
-    app = FastAPI(title="Vigil ingest", lifespan=lifespan,
-                  description="Influx line protocol, Prometheus remote write, OTLP/HTTP and StatsD into Kafka.")
+    protocols = ", ".join(adapter.name for adapter in of_kind("http", "listener"))
+    app = FastAPI(title="Vigil ingest", lifespan=lifespan, description=f"Metrics into Kafka: {protocols}.")
     app.mount("/metrics", make_asgi_app(_registry()))
     app.add_middleware(AgentTokens, sources=sources)
 
