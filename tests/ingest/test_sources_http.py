@@ -103,7 +103,7 @@ def test_a_bad_config_file_stops_ingest_naming_the_key(vigil_env, tmp_path):
                                                 "VIGIL_INGEST_CONFIG": str(config)})
     assert proc.popen.wait(timeout=30) != 0
     log = vigil_env.log(proc)
-    assert f"invalid VIGIL_INGEST_CONFIG {config}: sources.edge.max_new_series_per_hour" in log
+    assert f"invalid VIGIL_INGEST_CONFIG {config}:1: sources.edge.max_new_series_per_hour: expected a whole number" in log
 
 
 def test_ingest_tokens_made_with_vigil_keys_are_required_labelled_and_revocable(start_ingest, vigil_env):
