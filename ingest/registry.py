@@ -86,6 +86,8 @@ class Adapter:
 
     def from_settings(self, settings: IngestSettings, sources: Sources) -> Any:
         """An http or listener adapter's config in this process (None: off here)."""
+        if self.kind == "connector":
+            raise ValueError(f"the {self.name} connector's configs come from the connectors file, not settings")
         return self.config.from_settings(settings, sources)
 
     def build(self, config: Any, host: Host) -> Running:
@@ -100,7 +102,14 @@ class Adapter:
         return Supervised(self.factory(config), self.name, host.pipeline)
 
 
-ADAPTERS: dict[str, Adapter] = {adapter.name: adapter for adapter in (
+def _by_name(*adapters: Adapter) -> dict[str, Adapter]:
+    names = [adapter.name for adapter in adapters]
+    if len(names) != len(set(names)):  # a name is a protocol label and a connectors-file `type`: one adapter each
+        raise ValueError(f"adapter names must be unique: {sorted(n for n in set(names) if names.count(n) > 1)}")
+    return {adapter.name: adapter for adapter in adapters}
+
+
+ADAPTERS: dict[str, Adapter] = _by_name(
     Adapter("influx", "http", InfluxConfig, influx.router),
     Adapter("remote_write", "http", RemoteWriteConfig, remote_write.router),
     Adapter("otlp", "http", OtlpConfig, otlp.router),
@@ -110,7 +119,7 @@ ADAPTERS: dict[str, Adapter] = {adapter.name: adapter for adapter in (
     Adapter("homeassistant", "connector", HomeAssistantConfig, HomeAssistantConnector),
     Adapter("modbus", "connector", ModbusConnectorConfig, ModbusConnector),
     Adapter("opcua", "connector", OpcuaConnectorConfig, OpcuaConnector),
-)}
+)
 
 
 def of_kind(*kinds: Kind) -> list[Adapter]:

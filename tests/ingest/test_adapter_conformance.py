@@ -409,6 +409,7 @@ async def _homeassistant(vigil_env, tmp_path: Path) -> AsyncIterator[Peer]:
 
 LISTENER_CASES = {"statsd": _statsd, "scrape": _scrape}
 CONNECTOR_CASES = {"mqtt": _mqtt, "modbus": _modbus, "opcua": _opcua, "homeassistant": _homeassistant}
+ROUND_TRIP_CASES = {"listener": ("LISTENER_CASES", LISTENER_CASES), "connector": ("CONNECTOR_CASES", CONNECTOR_CASES)}
 
 
 async def _config_of(adapter: Adapter, peer: Peer, settings: IngestSettings, sources: Sources, tmp_path: Path):
@@ -472,24 +473,15 @@ def _in_kafka(vigil_env, peer: Peer, protocol: str) -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("name", [adapter.name for adapter in of_kind("listener")])
-def test_listener_starts_stops_and_starts_again_through_the_registry(vigil_env, tmp_path, name):
-    case = _case(LISTENER_CASES, name, "LISTENER_CASES")
-    peer = asyncio.run(_lifecycle(vigil_env, tmp_path, ADAPTERS[name], case))
-    _in_kafka(vigil_env, peer, name)
-
-
-@pytest.mark.integration
-@pytest.mark.parametrize("name", [adapter.name for adapter in of_kind("connector")])
-def test_connector_starts_stops_and_starts_again_through_the_registry(vigil_env, tmp_path, name):
-    case = _case(CONNECTOR_CASES, name, "CONNECTOR_CASES")
-    peer = asyncio.run(_lifecycle(vigil_env, tmp_path, ADAPTERS[name], case))
+@pytest.mark.parametrize("name", [adapter.name for adapter in of_kind("listener", "connector")])
+def test_listener_or_connector_starts_stops_and_starts_again_through_the_registry(vigil_env, tmp_path, name):
+    table, cases = ROUND_TRIP_CASES[ADAPTERS[name].kind]
+    peer = asyncio.run(_lifecycle(vigil_env, tmp_path, ADAPTERS[name], _case(cases, name, table)))
     _in_kafka(vigil_env, peer, name)
 
 
 def test_every_registered_adapter_has_conformance_cases_and_every_case_an_adapter():
-    tables = {"http": ("HTTP_CASES", HTTP_CASES), "listener": ("LISTENER_CASES", LISTENER_CASES),
-              "connector": ("CONNECTOR_CASES", CONNECTOR_CASES)}
+    tables = {"http": ("HTTP_CASES", HTTP_CASES), **ROUND_TRIP_CASES}
     missing = [f"{adapter.kind} adapter {adapter.name!r}: add it to {tables[adapter.kind][0]}"
                for adapter in ADAPTERS.values() if adapter.name not in tables[adapter.kind][1]]
     assert not missing, f"registered in ingest/registry.py without conformance cases in {HERE}: {missing}"
