@@ -164,8 +164,8 @@ def connectors(ctx: typer.Context) -> None:
         return
     from kernel.settings import ConnectorsSettings
     from ingest.connectors.config import ConnectorsConfigError, load
-    from ingest.connectors.registry import build, kinds
-    from ingest.connectors.runtime import run
+    from ingest.connectors_app import run
+    from ingest.registry import connector_kinds
     from ingest.sources import ConfigError, Sources
     from ingest.sources import load as load_sources
 
@@ -175,14 +175,14 @@ def connectors(ctx: typer.Context) -> None:
         console.print("[red]set VIGIL_CONNECTORS_CONFIG[/] to the YAML file describing your connectors and devices")
         raise typer.Exit(2)
     try:
-        configs = load(settings.connectors_config, kinds())
+        configs = load(settings.connectors_config, connector_kinds())
         sources = Sources(load_sources(settings.ingest_config))
     except (ConnectorsConfigError, ConfigError) as exc:  # FILE:LINE: key.path: reason, one a line
         from rich.markup import escape
 
         console.print(f"[red]invalid configuration[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
-    run(settings, [(config.type, build(config)) for config in configs], sources)
+    run(settings, configs, sources)
 
 
 @connectors_app.command("status")

@@ -26,7 +26,7 @@ from ingest.evaluation_lag import GroupWatcher
 from ingest.header_deadline import with_header_timeout
 from ingest.pipeline import Pipeline
 from ingest.auth import AgentTokens
-from ingest.registry import HTTP_ADAPTERS, LISTENERS
+from ingest.registry import Host, build, ingest_configs, of_kind, running
 from ingest.scrape.server import Scraper
 from ingest import stored_tokens
 from ingest.sources import ConfigError, Sources, load
@@ -39,38 +39,35 @@ def create_app(settings: IngestSettings, sources: Sources) -> FastAPI:
     """The ingest ASGI app; clients (Kafka, Redis, Postgres) open in its lifespan."""
     state: dict = {}
     admission = Admission(settings.ingest_max_in_flight, settings.ingest_max_evaluation_lag_s)
+    configured = ingest_configs(settings, sources)  # an invalid adapter config stops ingest here, at start
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         async with pipeline_for(settings, sources) as pipeline:
-            for name, factory in HTTP_ADAPTERS.items():
-                app.include_router(factory(pipeline, settings, admission))
-                log.info("ingest adapter %s ready", name)
-            background = [asyncio.create_task(stored_tokens.refresh_forever(
-                sources, settings.postgres_dsn.get_secret_value()))]
-            if settings.ingest_max_evaluation_lag_s:
-                background.append(asyncio.create_task(_evaluation_lag_watcher(settings, pipeline, admission).run()))
-            listeners = [listener for make in LISTENERS.values() if (listener := make(pipeline, settings))]
-            for listener in listeners:
-                await listener.start()
-            state["publisher"] = pipeline.publisher
-            state["watch"] = watch = broker_watch(settings)
-            watch.on_reset(pipeline.publisher.producer.renew)  # its idempotence state is void on the new broker
-            # Offsets start again at 0 on the new topic: old marks would read as never evaluated (503 for good).
-            watch.on_reset(pipeline.publisher.accepted_offsets.forget)
-            watch.start()
-            state["scrapers"] = [listener for listener in listeners if isinstance(listener, Scraper)]
-            yield
-            for task in background:
-                task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
-            for listener in listeners:  # they flush what they aggregated while the publisher still runs
-                await listener.stop()
+            adapters = build(configured, Host(pipeline, app, admission))
+            state["scrapers"] = [adapter for adapter in adapters if isinstance(adapter, Scraper)]
+            # Listeners stop (flushing what they aggregated) while the publisher still runs.
+            async with running(adapters):
+                background = [asyncio.create_task(stored_tokens.refresh_forever(
+                    sources, settings.postgres_dsn.get_secret_value()))]
+                if settings.ingest_max_evaluation_lag_s:
+                    background.append(asyncio.create_task(
+                        _evaluation_lag_watcher(settings, pipeline, admission).run()))
+                state["publisher"] = pipeline.publisher
+                state["watch"] = watch = broker_watch(settings)
+                watch.on_reset(pipeline.publisher.producer.renew)  # its idempotence state is void on the new broker
+                # Offsets start again at 0 on the new topic: old marks would read as never evaluated (503 for good).
+                watch.on_reset(pipeline.publisher.accepted_offsets.forget)
+                watch.start()
+                yield
+                for task in background:
+                    task.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await task
             await asyncio.to_thread(watch.stop)  # a describe in progress may take its timeout
 
-    app = FastAPI(title="Vigil ingest", lifespan=lifespan,
-                  description="Influx line protocol, Prometheus remote write, OTLP/HTTP and StatsD into Kafka.")
+    protocols = ", ".join(adapter.name for adapter in of_kind("http", "listener"))
+    app = FastAPI(title="Vigil ingest", lifespan=lifespan, description=f"Metrics into Kafka: {protocols}.")
     app.mount("/metrics", make_asgi_app(_registry()))
     app.add_middleware(AgentTokens, sources=sources)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, Self
 
 from fastapi import Request, Response
 
@@ -29,11 +29,27 @@ from ingest import metrics
 from ingest.admission import Admission
 from ingest.body import BODY_READ_TIMEOUT_S, BodyError, read_body, read_raw_body
 from ingest.pipeline import Outcome, Pipeline, Problem, Unit
+from ingest.sources import Sources
 from ingest.validate import Limits
 from kernel.retry import RetryableError
+from kernel.settings import IngestSettings
 
 OFFLOAD_BYTES = 256 * 1024  # decode bigger bodies on a thread so the event loop keeps answering
 BACKPRESSURE_STATUS = 503  # a RetryableError that names no status of its own
+
+
+@dataclass(frozen=True, slots=True)
+class HttpLimits:
+    """What every HTTP protocol's config holds: a body's size limit (VIGIL_MAX_BODY_BYTES, 413 beyond it) and the
+    time it has to arrive (VIGIL_INGEST_BODY_READ_TIMEOUT_S, 408 after it). A protocol's config extends it."""
+
+    max_body_bytes: int
+    body_timeout_s: float = BODY_READ_TIMEOUT_S
+
+    @classmethod
+    def from_settings(cls, settings: IngestSettings, sources: Sources) -> Self:
+        """The limits in `settings` (a protocol with knobs of its own reads them in its override)."""
+        return cls(max_body_bytes=settings.max_body_bytes, body_timeout_s=settings.ingest_body_read_timeout_s)
 
 
 @dataclass(slots=True)
@@ -81,8 +97,7 @@ class HttpAdapter:
     protocol: str
     pipeline: Pipeline
     admission: Admission
-    max_body_bytes: int
-    body_timeout_s: float = BODY_READ_TIMEOUT_S
+    limits: HttpLimits
     # How this protocol's senders are told to back off: Prometheus retries only 5xx, so remote write
     # says 503 where InfluxDB and OTLP clients take 429.
     backpressure: Callable[[RetryableError], int] = lambda exc: getattr(exc, "status", BACKPRESSURE_STATUS)
@@ -102,7 +117,7 @@ class HttpAdapter:
     async def _admitted(self, request: Request, exchange: Exchange) -> Response:
         read = read_raw_body if exchange.raw_body else read_body
         try:
-            body = await read(request, self.max_body_bytes, self.body_timeout_s)
+            body = await read(request, self.limits.max_body_bytes, self.limits.body_timeout_s)
             if len(body) > OFFLOAD_BYTES:
                 decoded = await asyncio.to_thread(exchange.decode, body)
             else:

@@ -26,7 +26,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from ingest.relabel import RelabelRule
-from ingest.scrape.config import ScrapeJob
+from ingest.config_types import NAME_PATTERN, ScrapeJob
 from kernel.yaml_config import ConfigFileError, read, validation_problems
 
 DEFAULT_SOURCE = "*"
@@ -37,7 +37,7 @@ class TokenConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    name: str = Field(pattern=NAME_PATTERN)
     sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
     token: str | None = Field(None, min_length=16)
     labels: dict[str, str] = {}

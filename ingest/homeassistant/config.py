@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from ingest.scrape.config import seconds
+from ingest.config_types import NAME_PATTERN, seconds
 
 
 class HomeAssistantConfig(BaseModel):
@@ -15,7 +15,7 @@ class HomeAssistantConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: Literal["homeassistant"]
-    name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    name: str = Field(pattern=NAME_PATTERN)
     url: str = Field(pattern=r"^https?://", description="e.g. http://homeassistant.local:8123")
     token: SecretStr = Field(description="a long-lived access token (profile page in Home Assistant)")
     interval: float = 30.0

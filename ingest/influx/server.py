@@ -18,8 +18,9 @@ from fastapi.responses import JSONResponse
 
 from ingest import metrics
 from ingest.admission import Admission
-from ingest.body import BODY_READ_TIMEOUT_S, BodyError
+from ingest.body import BodyError
 from ingest.http_adapter import Decoded, HttpAdapter
+from ingest.influx.config import InfluxConfig
 from ingest.influx.parse import ParseResult, parse
 from ingest.pipeline import Outcome, Pipeline, Problem, Unit
 
@@ -27,21 +28,20 @@ PROTOCOL = "influx"
 MAX_LISTED_PROBLEMS = 100  # bad lines named one by one (answer and dead-letter topic); the rest are counted
 
 
-def router(pipeline: Pipeline, max_body_bytes: int, max_line_bytes: int, admission: Admission,
-           body_timeout_s: float = BODY_READ_TIMEOUT_S) -> APIRouter:
+def router(pipeline: Pipeline, admission: Admission, config: InfluxConfig) -> APIRouter:
     """Routes: POST /write (v1), POST /api/v2/write (v2), GET|HEAD /ping."""
     routes = APIRouter(tags=["influx"])
-    adapter = HttpAdapter(PROTOCOL, pipeline, admission, max_body_bytes, body_timeout_s)
+    adapter = HttpAdapter(PROTOCOL, pipeline, admission, config)
 
     @routes.post("/write", status_code=204, summary="InfluxDB 1.x write")
     async def write_v1(request: Request, db: str = "", precision: str = "ns") -> Response:
         """Write line protocol the way InfluxDB 1.x does (`db`, `rp` are accepted and ignored)."""
-        return await adapter.handle(request, _Exchange(precision, max_line_bytes, v2=False))
+        return await adapter.handle(request, _Exchange(precision, config.max_line_bytes, v2=False))
 
     @routes.post("/api/v2/write", status_code=204, summary="InfluxDB 2.x write")
     async def write_v2(request: Request, bucket: str = "", org: str = "", precision: str = "ns") -> Response:
         """Write line protocol the way InfluxDB 2.x does (`bucket`, `org` are accepted and ignored)."""
-        return await adapter.handle(request, _Exchange(precision, max_line_bytes, v2=True))
+        return await adapter.handle(request, _Exchange(precision, config.max_line_bytes, v2=True))
 
     @routes.api_route("/ping", methods=["GET", "HEAD"], status_code=204, summary="InfluxDB ping")
     async def ping() -> Response:

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from ingest.scrape.config import seconds
+from ingest.config_types import NAME_PATTERN, seconds
 from kernel.names import METRIC_NAME_PATTERN
 
 Table = Literal["holding", "input", "coil", "discrete"]
@@ -22,7 +22,6 @@ BIT_TABLES = frozenset(("coil", "discrete"))
 # 16-bit registers a value occupies; a bool is one coil or discrete input (one bit).
 WORDS: dict[str, int] = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2, "float64": 4, "bool": 1}
 ADDRESSES = 65_536  # a table holds addresses 0..65535 (a 16-bit address field in every request)
-_NAME = r"^[A-Za-z0-9._-]{1,100}$"
 
 
 def _used_twice(names: Iterable[str]) -> list[str]:
@@ -87,7 +86,7 @@ class ModbusDevice(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=_NAME, description="the `device` label of its samples")
+    name: str = Field(pattern=NAME_PATTERN, description="the `device` label of its samples")
     host: str = Field(min_length=1)
     port: int = Field(502, ge=1, le=65535)
     # Unit identifier (MBAP header): 1..247 address a device behind a gateway, 0 is what many plain
@@ -128,7 +127,7 @@ class ModbusConnectorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: Literal["modbus"]
-    name: str = Field(pattern=_NAME)
+    name: str = Field(pattern=NAME_PATTERN)
     devices: list[ModbusDevice] = Field(min_length=1)
 
     @field_validator("devices")

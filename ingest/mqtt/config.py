@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from ingest.scrape.config import seconds
+from ingest.config_types import NAME_PATTERN, seconds
 from kernel.names import LABEL_NAME_SYNTAX, METRIC_NAME_PATTERN, NOT_METRIC_NAME_CHAR
 
 _PLACEHOLDER = re.compile(rf"^\{{({LABEL_NAME_SYNTAX})\}}$")
@@ -72,7 +72,7 @@ class MqttConnectorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: Literal["mqtt"]
-    name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    name: str = Field(pattern=NAME_PATTERN)
     host: str = "127.0.0.1"
     port: int = Field(1883, ge=1, le=65535)
     username: str | None = None

@@ -9,7 +9,7 @@ from typing import Literal
 from asyncua import ua
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from ingest.scrape.config import seconds
+from ingest.config_types import NAME_PATTERN, seconds
 from kernel.names import METRIC_NAME_PATTERN
 
 _BROWSE_NAME = re.compile(r"^\d+:.+$")  # a QualifiedName as `<namespace index>:<name>`
@@ -69,7 +69,7 @@ class OpcuaConnectorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: Literal["opcua"]
-    name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    name: str = Field(pattern=NAME_PATTERN)
     endpoint: str = Field(description="opc.tcp://host:port/path")
     # Basic256Sha256 signs and encrypts the channel (OPC UA Part 2 §6, Part 7 security policies):
     # it needs the client's application instance certificate and key, which the server must trust.

@@ -1,9 +1,13 @@
-"""Constants of the OTLP adapter: content types and the UCUM → Prometheus unit words.
+"""The OTLP adapter's config and constants: content types and the UCUM → Prometheus unit words.
 
 https://opentelemetry.io/docs/specs/otel/compatibility/prometheus_and_openmetrics/#metric-metadata-1
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ingest.http_adapter import HttpLimits
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -23,3 +27,8 @@ SERVICE_NAME = "service.name"
 SERVICE_NAMESPACE = "service.namespace"
 SERVICE_INSTANCE = "service.instance.id"
 TARGET_INFO = "target_info"
+
+
+@dataclass(frozen=True, slots=True)
+class OtlpConfig(HttpLimits):
+    """OTLP/HTTP's config: the body limits every HTTP protocol has (no knob of its own)."""

@@ -20,9 +20,9 @@ from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 
 from ingest.admission import Admission
-from ingest.body import BODY_READ_TIMEOUT_S, BodyError
+from ingest.body import BodyError
 from ingest.http_adapter import Decoded, HttpAdapter
-from ingest.otlp.config import JSON, PROTOBUF
+from ingest.otlp.config import JSON, PROTOBUF, OtlpConfig
 from ingest.otlp.cumulative import DeltaToCumulative
 from ingest.otlp.parse import PayloadError, decode, parse
 from ingest.otlp.translate import AttributeSets
@@ -34,11 +34,10 @@ MAX_LISTED_PROBLEMS = 20
 _RPC_CODES = {400: 3, 413: 3, 415: 3, 429: 8, 503: 14}
 
 
-def router(pipeline: Pipeline, max_body_bytes: int, admission: Admission,
-           body_timeout_s: float = BODY_READ_TIMEOUT_S) -> APIRouter:
+def router(pipeline: Pipeline, admission: Admission, config: OtlpConfig) -> APIRouter:
     """Routes: POST /v1/metrics."""
     routes = APIRouter(tags=["opentelemetry"])
-    adapter = HttpAdapter(PROTOCOL, pipeline, admission, max_body_bytes, body_timeout_s)
+    adapter = HttpAdapter(PROTOCOL, pipeline, admission, config)
     deltas = DeltaToCumulative()
     attribute_sets = AttributeSets()
 

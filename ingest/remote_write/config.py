@@ -1,8 +1,11 @@
-"""Constants of the remote write adapter (1.0 and 2.0): the spec's headers and the staleness marker."""
+"""The remote write adapter's config (1.0 and 2.0) and constants: the spec's headers and the staleness marker."""
 
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
+
+from ingest.http_adapter import HttpLimits
 
 # https://prometheus.io/docs/specs/remote_write_spec/#protocol
 CONTENT_TYPE = "application/x-protobuf"
@@ -20,3 +23,8 @@ STALE_NAN_BYTES = struct.pack("<Q", STALE_NAN_BITS)
 SAMPLES_WRITTEN = "X-Prometheus-Remote-Write-Samples-Written"
 HISTOGRAMS_WRITTEN = "X-Prometheus-Remote-Write-Histograms-Written"
 EXEMPLARS_WRITTEN = "X-Prometheus-Remote-Write-Exemplars-Written"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteWriteConfig(HttpLimits):
+    """Remote write's config: the body limits every HTTP protocol has (no knob of its own)."""

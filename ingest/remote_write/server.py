@@ -23,12 +23,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from ingest.admission import Admission
-from ingest.body import BODY_READ_TIMEOUT_S, BodyError
+from ingest.body import BodyError
 from ingest.http_adapter import Decoded, HttpAdapter
 from ingest.pipeline import Outcome, Pipeline, Problem
 from ingest.remote_write import parse_v2
 from ingest.remote_write.config import (CONTENT_TYPE, EXEMPLARS_WRITTEN, HISTOGRAMS_WRITTEN, PROTO_V1, PROTO_V2,
-                                        SAMPLES_WRITTEN)
+                                        SAMPLES_WRITTEN, RemoteWriteConfig)
 from ingest.remote_write.parse import LabelSets, ParseResult, PayloadError, decompress, parse
 from ingest.validate import Limits
 
@@ -36,12 +36,11 @@ PROTOCOL = "remote_write"
 MAX_LISTED_PROBLEMS = 100
 
 
-def router(pipeline: Pipeline, max_body_bytes: int, admission: Admission,
-           body_timeout_s: float = BODY_READ_TIMEOUT_S) -> APIRouter:
+def router(pipeline: Pipeline, admission: Admission, config: RemoteWriteConfig) -> APIRouter:
     """Routes: POST /api/v1/write."""
     routes = APIRouter(tags=["prometheus"])
     # Prometheus retries every 5xx but 429 only when told to (module docstring): backpressure is 503.
-    adapter = HttpAdapter(PROTOCOL, pipeline, admission, max_body_bytes, body_timeout_s, backpressure=lambda exc: 503)
+    adapter = HttpAdapter(PROTOCOL, pipeline, admission, config, backpressure=lambda exc: 503)
     # ±Inf are real Prometheus values (a gauge can be +Inf) and VictoriaMetrics stores them.
     limits = dataclasses.replace(pipeline.limits, allow_infinite=True)
     decoders = {PROTO_V1: (parse, LabelSets()), PROTO_V2: (parse_v2.parse, parse_v2.symbol_label_sets())}
@@ -53,7 +52,7 @@ def router(pipeline: Pipeline, max_body_bytes: int, admission: Admission,
                                    request.headers.get("content-encoding", ""))
         if refused:
             return await adapter.handle(request, _error(415, refused))
-        return await adapter.handle(request, _Exchange(proto, *decoders[proto], max_body_bytes, limits))
+        return await adapter.handle(request, _Exchange(proto, *decoders[proto], config.max_body_bytes, limits))
 
     return routes
 

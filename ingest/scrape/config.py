@@ -1,86 +1,28 @@
-"""`scrape_configs` in the ingest configuration file: the subset of Prometheus' own that Vigil runs.
+"""The scrape adapter's config: the `scrape_configs` jobs of the ingest config file, run where VIGIL_SCRAPE is on.
 
-https://prometheus.io/docs/prometheus/latest/configuration/configuration/#scrape_config
+A job's own model (`ScrapeJob`, the subset of Prometheus' scrape_config that Vigil runs) is in
+ingest/config_types.py, where the ingest config file's model reads it too.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Literal
+from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
-_TARGET = re.compile(r"^[A-Za-z0-9.\-_\[\]:]+:\d{1,5}$")
-
-
-def seconds(text: str | float) -> float:
-    """`15s`, `1m30s`, `500ms` or a number of seconds → seconds."""
-    if isinstance(text, (int, float)):
-        return float(text)
-    found = _DURATION.match(text.strip())
-    if not found or not any(found.groups()):
-        raise ValueError(f"{text!r} is not a duration like 15s, 1m or 500ms")
-    h, m, s, ms = (int(g or 0) for g in found.groups())
-    return h * 3600 + m * 60 + s + ms / 1000
+from kernel.settings import IngestSettings
+from ingest.config_types import ScrapeJob
+from ingest.config_types import seconds as seconds  # bench/modbus.py still imports it from here
+from ingest.sources import Sources
 
 
-class StaticConfig(BaseModel):
-    """A fixed list of `host:port` targets with labels for all of them."""
+@dataclass(frozen=True, slots=True)
+class ScrapeConfig:
+    """The jobs this process scrapes."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    jobs: tuple[ScrapeJob, ...]
 
-    targets: tuple[str, ...]
-    labels: dict[str, str] = {}
-
-    @field_validator("targets")
     @classmethod
-    def _addresses(cls, targets):
-        bad = [t for t in targets if not _TARGET.fullmatch(t)]
-        if bad:
-            raise ValueError(f"targets must be host:port, got {bad[0]!r}")
-        return targets
-
-
-class FileSdConfig(BaseModel):
-    """Target files (JSON or YAML lists of `{targets, labels}`) re-read every refresh_interval."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    files: tuple[str, ...] = Field(min_length=1)
-    refresh_interval: float = 300.0
-
-    @field_validator("refresh_interval", mode="before")
-    @classmethod
-    def _duration(cls, value):
-        return seconds(value)
-
-
-class ScrapeJob(BaseModel):
-    """One job: how and how often to scrape its targets."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    job_name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")
-    scrape_interval: float = 60.0
-    scrape_timeout: float = 10.0
-    metrics_path: str = "/metrics"
-    scheme: Literal["http", "https"] = "http"
-    params: dict[str, str] = {}
-    honor_labels: bool = False
-    honor_timestamps: bool = True
-    static_configs: tuple[StaticConfig, ...] = ()
-    file_sd_configs: tuple[FileSdConfig, ...] = ()
-
-    @field_validator("scrape_interval", "scrape_timeout", mode="before")
-    @classmethod
-    def _duration(cls, value):
-        return seconds(value)
-
-    @model_validator(mode="after")
-    def _timeout(self):
-        if not 0 < self.scrape_timeout <= self.scrape_interval:
-            raise ValueError("scrape_timeout must be > 0 and no longer than scrape_interval")
-        if not self.metrics_path.startswith("/"):
-            raise ValueError("metrics_path must start with /")
-        return self
+    def from_settings(cls, settings: IngestSettings, sources: Sources) -> ScrapeConfig | None:
+        """The file's jobs; None (no scraper) when there are none or this process does not scrape (VIGIL_SCRAPE)."""
+        if not settings.scrape or not sources.scrape_jobs:
+            return None
+        return cls(sources.scrape_jobs)

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from ingest.scrape.config import ScrapeJob, StaticConfig
+from ingest.config_types import ScrapeJob, StaticConfig
 
 log = logging.getLogger(__name__)
 _GROUPS = TypeAdapter(tuple[StaticConfig, ...])

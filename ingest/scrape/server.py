@@ -19,7 +19,8 @@ import httpx
 from kernel.retry import RetryableError
 from ingest import metrics
 from ingest.pipeline import Pipeline, Unit
-from ingest.scrape.config import ScrapeJob
+from ingest.config_types import ScrapeJob
+from ingest.scrape.config import ScrapeConfig
 from ingest.scrape.discovery import Discovery, Target
 from ingest.scrape.parse import ACCEPT, ScrapeError, parse
 
@@ -46,9 +47,11 @@ class TargetStatus:
 class Scraper:
     """Runs every job's targets until stopped."""
 
-    def __init__(self, pipeline: Pipeline, jobs: tuple[ScrapeJob, ...]) -> None:
+    name = PROTOCOL
+
+    def __init__(self, pipeline: Pipeline, config: ScrapeConfig) -> None:
         self.pipeline = pipeline
-        self.jobs = jobs
+        self.jobs = config.jobs
         self.status: dict[tuple[str, Target], TargetStatus] = {}
         self._tasks: dict[tuple[str, Target], asyncio.Task] = {}
         self._supervisor: asyncio.Task | None = None
@@ -66,6 +69,8 @@ class Scraper:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()  # a start after this stop scrapes every target afresh
+        self.status.clear()
         if self._http is not None:
             await self._http.aclose()
 

@@ -1,14 +1,19 @@
-"""Defaults of the StatsD adapter: flush interval, percentiles and the limits that bound memory."""
+"""The StatsD adapter's config: where it listens, flush interval, percentiles and the limits that bound memory."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kernel.settings import IngestSettings
+from ingest.sources import Sources
+
 
 @dataclass(frozen=True, slots=True)
 class StatsdConfig:
-    """How the StatsD parser and aggregator behave; every limit has a safe default."""
+    """Where StatsD listens and how its parser and aggregator behave; every limit has a safe default."""
 
+    host: str = "127.0.0.1"
+    port: int = 8125  # UDP and TCP (statsd's own default)
     # statsd's own default flushInterval is 10 s.
     # https://github.com/statsd/statsd/blob/master/exampleConfig.js
     flush_interval_s: float = 10.0
@@ -29,6 +34,8 @@ class StatsdConfig:
     max_series: int = 100_000
 
     def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be in 0..65535, got {self.port}")
         if not self.flush_interval_s > 0:
             raise ValueError(f"flush_interval_s must be > 0, got {self.flush_interval_s}")
         bad = [p for p in self.percentiles if not 0 < p <= 100]
@@ -39,6 +46,14 @@ class StatsdConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.delete_idle_after_flushes < 0:
             raise ValueError(f"delete_idle_after_flushes must be >= 0, got {self.delete_idle_after_flushes}")
+
+    @classmethod
+    def from_settings(cls, settings: IngestSettings, sources: Sources) -> StatsdConfig | None:
+        """VIGIL_STATSD_*; None (no listener) when VIGIL_STATSD_PORT is 0."""
+        if settings.statsd_port == 0:
+            return None
+        return cls(host=settings.statsd_host, port=settings.statsd_port,
+                   flush_interval_s=settings.statsd_flush_interval_s, percentiles=settings.statsd_percentiles)
 
 
 DEFAULT_CONFIG = StatsdConfig()

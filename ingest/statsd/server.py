@@ -31,10 +31,12 @@ UDP_RECEIVE_BUFFER = 8 * 1024 * 1024  # bursts wait here; the kernel caps it at 
 class StatsdServer:
     """Listens on host:port (UDP and TCP), aggregates, and publishes one flush at a time."""
 
-    def __init__(self, pipeline: Pipeline, config: StatsdConfig, host: str, port: int) -> None:
+    name = PROTOCOL
+
+    def __init__(self, pipeline: Pipeline, config: StatsdConfig) -> None:
         self.pipeline = pipeline
         self.config = config
-        self.host, self.port = host, port
+        self.host, self.port = config.host, config.port
         self.aggregator = Aggregator(config, time.time)
         self._problems: list[Problem] = []
         self._transport: asyncio.DatagramTransport | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.connectors.config import ConnectorsConfigError, load
-from ingest.connectors.registry import kinds
+from ingest.registry import connector_kinds
 
 
 def test_a_valid_file_gives_typed_configs(tmp_path):
@@ -17,7 +17,7 @@ connectors:
     name: plant
     topics: [{template: "site/{site}/meter/{meter}", metric: meter, fields: {kwh: energy.total}}]
 """)
-    home, plant = load(path, kinds())
+    home, plant = load(path, connector_kinds())
     assert home.port == 1884 and home.zigbee2mqtt.base_topic == "zigbee2mqtt"
     assert plant.topics[0].subscription == "site/+/meter/+" and plant.topics[0].placeholders == ["site", "meter"]
 
@@ -44,7 +44,7 @@ def test_bad_files_name_the_line_and_key_at_fault(tmp_path, text, message):
     path = tmp_path / "c.yaml"
     path.write_text(text)
     with pytest.raises(ConnectorsConfigError) as caught:
-        load(path, kinds())
+        load(path, connector_kinds())
     assert str(caught.value).startswith(f"{path}{message}")
 
 
@@ -64,7 +64,7 @@ def test_every_mistake_is_listed_at_its_own_line_without_the_union_member(tmp_pa
           - {name: 'bad name', table: holding, address: 1}
 """)
     with pytest.raises(ConnectorsConfigError) as caught:
-        load(path, kinds())
+        load(path, connector_kinds())
     assert caught.value.problems == [
         f"{path}:10: connectors[1].devices[0].port: expected a whole number",
         f"{path}:12: connectors[1].devices[0].registers[0].name: String should match pattern "

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from ingest.scrape.config import ScrapeJob
+from ingest.config_types import ScrapeJob
 from ingest.scrape.discovery import Discovery
 from ingest.scrape.parse import ScrapeError, parse
 
