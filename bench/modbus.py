@@ -11,7 +11,7 @@ import time
 
 from bench.http_load import accepted, cpu_seconds
 from infra.demo.plc import DemoPlc
-from ingest.scrape.config import seconds
+from ingest.config_types import seconds
 from infra.sandbox import VigilEnv, free_port, wait_until
 
 DEVICES = 100

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from kernel.settings import IngestSettings
 from ingest.config_types import ScrapeJob
-from ingest.config_types import seconds as seconds  # bench/modbus.py still imports it from here
 from ingest.sources import Sources
 
 
