@@ -19,9 +19,10 @@ The latency of every answer is recorded by protocol and status code.
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, Self
+from typing import Self
 
 from fastapi import Request, Response
 
@@ -64,30 +65,28 @@ class Decoded:
     detail: object = None  # anything the protocol's answer needs from its decoder
 
 
-class Exchange(Protocol):
+class Exchange(ABC):
     """One request as its protocol sees it: how to decode its body and how to answer it."""
 
-    raw_body: bool  # True: the body is handed over as sent (no gzip decoding)
+    raw_body = False  # True: the body is handed over as sent (no gzip decoding)
 
+    @abstractmethod
     def decode(self, body: bytes) -> Decoded:
         """The body's units and problems; raises BodyError (status, message) for a body unusable as a whole."""
-        ...
 
+    @abstractmethod
     def error(self, status: int, message: str, retry_after: float | None = None) -> Response:
         """A refusal in the protocol's wire format (and Retry-After when given)."""
-        ...
 
-    def prepare(self, decoded: Decoded) -> None:
-        """On the event loop, just before the pipeline: apply what the protocol keeps across requests."""
-        ...
-
+    @abstractmethod
     def written(self, outcome: Outcome, decoded: Decoded) -> Response:
         """The answer once the pipeline took the request: all written, or partly with the problems named."""
-        ...
 
-    def not_published(self, decoded: Decoded) -> None:
-        """Kafka did not take the request: undo what decoding changed (OTLP's delta state)."""
-        ...
+    def prepare(self, decoded: Decoded) -> None:  # noqa: B027 (a hook: only OTLP keeps state across requests)
+        """On the event loop, just before the pipeline: apply what the protocol keeps across requests."""
+
+    def not_published(self, decoded: Decoded) -> None:  # noqa: B027 (the hook that undoes `prepare`)
+        """Kafka did not take the request: undo what `prepare` changed (OTLP's delta state)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,8 @@ import redis
 from kernel.retry import Backoff
 from notifier import metrics
 from notifier.idempotency import Entry, SentLedger, State
-from notifier.limiter import Limiter, wait_or_stop
+from kernel.retry import wait_or_stop
+from notifier.limiter import Limiter
 from notifier.outbox import Outbox, delivery_record, status_of
 from notifier.outcome import Outcome, Verdict
 from notifier.registry import Integration

@@ -15,7 +15,8 @@ from typing import Protocol
 from kernel.alerting.receivers import IntegrationConfig, ReceiverConfig
 from kernel.alerting.slack_config import SlackConfig
 from kernel.settings import NotifierSettings
-from notifier.limiter import PAGERDUTY_EVENTS_PER_MINUTE, SLACK_MESSAGES_PER_SECOND, Rate
+from kernel.ratelimit import Rate
+from notifier.limiter import PAGERDUTY_EVENTS_PER_MINUTE, SLACK_MESSAGES_PER_SECOND
 from notifier.outcome import Outcome
 from notifier.pagerduty.client import PagerDutyClient
 from notifier.slack.client import SlackClient

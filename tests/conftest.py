@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.kafka_io import close_readers
+from infra.topic_reader import close_readers
 from infra.stack.stack import remove_state
 from tests.harness import VigilEnv, drop_env, new_env, start_test_stack
 

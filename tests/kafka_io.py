@@ -1,10 +1,9 @@
-"""Producing and reading Vigil records in tests, through real Kafka clients and the real codecs."""
+"""Producing Vigil records in tests, through the real Kafka client and codecs (reading them: infra/topic_reader.py)."""
 
 from __future__ import annotations
 
 import time
 
-from infra.topic_reader import TopicReader, close_readers  # noqa: F401 (the tests import them from here)
 from kernel.kafka import make_producer
 from kernel.settings import CommonSettings
 from schemas import codec

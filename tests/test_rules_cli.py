@@ -11,7 +11,7 @@ import pytest
 
 from schemas import codec
 from tests.harness import REPO, VigilEnv, closed_port
-from tests.kafka_io import TopicReader
+from infra.topic_reader import TopicReader
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from ingest import metrics
 from ingest.admission import Admission
 from ingest.body import BodyError
-from ingest.http_adapter import Decoded, HttpAdapter
+from ingest.http_adapter import Decoded, Exchange, HttpAdapter
 from ingest.influx.config import InfluxConfig
 from ingest.influx.parse import ParseResult, parse
 from ingest.pipeline import Outcome, Pipeline, Problem, Unit
@@ -51,10 +51,8 @@ def router(pipeline: Pipeline, admission: Admission, config: InfluxConfig) -> AP
     return routes
 
 
-class _Exchange:
+class _Exchange(Exchange):
     """One write, v1 or v2: they differ only in the shape of their JSON answers."""
-
-    raw_body = False
 
     def __init__(self, precision: str, max_line_bytes: int, v2: bool) -> None:
         self._precision, self._max_line_bytes, self._v2 = precision, max_line_bytes, v2
@@ -84,11 +82,6 @@ class _Exchange:
             return Response(status_code=204)
         return _partial(outcome.accepted, outcome.problems, self._v2, unlisted)
 
-    def prepare(self, decoded: Decoded) -> None:
-        pass
-
-    def not_published(self, decoded: Decoded) -> None:
-        pass
 
 
 def _parse_problems(result: ParseResult) -> list[Problem]:

@@ -21,7 +21,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 
 from ingest.admission import Admission
 from ingest.body import BodyError
-from ingest.http_adapter import Decoded, HttpAdapter
+from ingest.http_adapter import Decoded, Exchange, HttpAdapter
 from ingest.otlp.config import JSON, PROTOBUF, OtlpConfig
 from ingest.otlp.cumulative import DeltaToCumulative
 from ingest.otlp.parse import PayloadError, decode, parse
@@ -54,10 +54,8 @@ def router(pipeline: Pipeline, admission: Admission, config: OtlpConfig) -> APIR
     return routes
 
 
-class _Exchange:
+class _Exchange(Exchange):
     """One export, protobuf or JSON (answered in the request's encoding)."""
-
-    raw_body = False
 
     def __init__(self, is_json: bool, deltas: DeltaToCumulative, attribute_sets: AttributeSets) -> None:
         self._is_json, self._deltas, self._attribute_sets = is_json, deltas, attribute_sets

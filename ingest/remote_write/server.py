@@ -24,7 +24,7 @@ from fastapi.responses import PlainTextResponse
 
 from ingest.admission import Admission
 from ingest.body import BodyError
-from ingest.http_adapter import Decoded, HttpAdapter
+from ingest.http_adapter import Decoded, Exchange, HttpAdapter
 from ingest.pipeline import Outcome, Pipeline, Problem
 from ingest.remote_write import parse_v2
 from ingest.remote_write.config import (CONTENT_TYPE, EXEMPLARS_WRITTEN, HISTOGRAMS_WRITTEN, PROTO_V1, PROTO_V2,
@@ -57,7 +57,7 @@ def router(pipeline: Pipeline, admission: Admission, config: RemoteWriteConfig) 
     return routes
 
 
-class _Exchange:
+class _Exchange(Exchange):
     """One write of remote write `proto`: every 2.0 answer carries the X-Prometheus-Remote-Write-*-Written headers."""
 
     raw_body = True  # snappy, not a Content-Encoding to undo
@@ -91,11 +91,6 @@ class _Exchange:
         return _error(400, f"{len(outcome.problems)} series rejected, {outcome.accepted} sample(s) written: "
                            f"{listed}{f'; and {more} more' if more > 0 else ''}", headers=written)
 
-    def prepare(self, decoded: Decoded) -> None:
-        pass
-
-    def not_published(self, decoded: Decoded) -> None:
-        pass
 
 
 def samples_written(result: ParseResult, refused: set[str]) -> int:

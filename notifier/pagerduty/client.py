@@ -17,7 +17,8 @@ import orjson
 
 from notifier import metrics
 from kernel.alerting.notification import alerts_of, common_annotations, common_labels, incident_key, rfc3339
-from notifier.limiter import PAGERDUTY_BURST, Rate
+from kernel.ratelimit import Rate
+from notifier.limiter import PAGERDUTY_BURST
 from notifier.outcome import Outcome, post_json
 from kernel.alerting.pagerduty_config import SEVERITIES, PagerDutyConfig
 from notifier.templates import TemplateSet

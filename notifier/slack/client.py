@@ -16,7 +16,8 @@ import httpx
 import orjson
 
 from kernel.alerting.notification import alerts_of, common_labels, incident_key, omitted
-from notifier.limiter import SLACK_BURST, Rate
+from kernel.ratelimit import Rate
+from notifier.limiter import SLACK_BURST
 from notifier.outcome import Outcome, Verdict, classify as classify_status, post_json
 from notifier.slack import mrkdwn
 from kernel.alerting.slack_config import SlackConfig

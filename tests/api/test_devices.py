@@ -15,7 +15,7 @@ import redis
 from kernel.device_cache import CACHE_KEY_PREFIX
 from schemas import codec
 from tests.harness import free_port
-from tests.kafka_io import TopicReader, close_readers
+from infra.topic_reader import TopicReader, close_readers
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import pytest
 from schemas import codec
 from tests.api.conftest import start_api
 from tests.harness import closed_port, drop_env, free_port, wait_http
-from tests.kafka_io import TopicReader, close_readers
+from infra.topic_reader import TopicReader, close_readers
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from infra.demo.receiver import DemoReceiver
 from infra.process import ManagedProcess
 from infra.stack.parts import Tansu
 from tests.harness import VigilEnv, free_port, new_env
-from tests.kafka_io import close_readers
+from infra.topic_reader import close_readers
 from tests.own_servers import running
 
 

@@ -15,7 +15,7 @@ import pytest
 from schemas import codec
 from tests.faults.conftest import SERVICES, Pipeline, running_pipeline, write, written
 from tests.harness import api_client, wait_until
-from tests.kafka_io import TopicReader
+from infra.topic_reader import TopicReader
 
 pytestmark = pytest.mark.integration
 

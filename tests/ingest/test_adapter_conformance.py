@@ -59,7 +59,7 @@ from tests.ingest.test_homeassistant import TOKEN, FakeHomeAssistant
 from tests.ingest.test_hostile_bodies import metric_value
 from tests.ingest.test_influx_http import samples_in_kafka
 from tests.ingest.test_opcua_connector import Plant
-from tests.kafka_io import TopicReader
+from infra.topic_reader import TopicReader
 
 HERE = "tests/ingest/test_adapter_conformance.py"
 INGEST = Path(ingest.__file__).resolve().parent

@@ -17,7 +17,7 @@ from schemas import codec
 from tests.harness import wait_until
 from tests.own_servers import running
 from tests.ingest.test_influx_http import samples_in_kafka
-from tests.kafka_io import TopicReader
+from infra.topic_reader import TopicReader
 
 pytestmark = pytest.mark.integration
 

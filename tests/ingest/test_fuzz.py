@@ -47,7 +47,7 @@ from ingest.remote_write.prompb.remote_pb2 import Label, WriteRequest, WriteRequ
 from ingest.remote_write.prompb.write_v2_pb2 import Request
 from schemas import codec
 from tests.ingest.fuzz_bodies import PROTOCOLS, Case, make_case
-from tests.kafka_io import TopicReader
+from infra.topic_reader import TopicReader
 
 pytestmark = pytest.mark.integration
 

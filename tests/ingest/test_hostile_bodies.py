@@ -17,7 +17,7 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
 from ingest.body import BodyError, gunzip
 from schemas import codec
 from tests.ingest.test_influx_http import samples_in_kafka
-from tests.kafka_io import TopicReader
+from infra.topic_reader import TopicReader
 
 
 BODY_TIMEOUT_S = 3  # VIGIL_INGEST_BODY_READ_TIMEOUT_S of these tests (30 by default)

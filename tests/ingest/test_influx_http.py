@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 from schemas import codec
 from schemas.series_id import series_id
 from tests.harness import closed_port, free_port, wait_http
-from tests.kafka_io import TopicReader
+from infra.topic_reader import TopicReader
 
 pytestmark = pytest.mark.integration
 

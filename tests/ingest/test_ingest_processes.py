@@ -10,7 +10,7 @@ import pytest
 
 from schemas import codec
 from tests.harness import free_port, wait_http
-from tests.kafka_io import TopicReader
+from infra.topic_reader import TopicReader
 
 pytestmark = pytest.mark.integration
 

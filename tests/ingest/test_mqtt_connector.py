@@ -16,7 +16,7 @@ import pytest
 
 from schemas import codec
 from tests.harness import free_port, wait_until
-from tests.kafka_io import TopicReader
+from infra.topic_reader import TopicReader
 from tests.peers import start_mosquitto
 
 pytestmark = pytest.mark.integration

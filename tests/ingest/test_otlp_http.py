@@ -20,7 +20,7 @@ from opentelemetry.sdk.resources import Resource
 from schemas import codec
 from tests.harness import api_client, free_port, wait_until
 from tests.ingest.test_influx_http import samples_in_kafka
-from tests.kafka_io import TopicReader
+from infra.topic_reader import TopicReader
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from ingest.remote_write.prompb.remote_pb2 import WriteRequest
 from schemas import codec
 from tests.harness import api_client, free_port, wait_until
 from tests.ingest.test_influx_http import samples_in_kafka
-from tests.kafka_io import TopicReader
+from infra.topic_reader import TopicReader
 from tests.peers import start_node_exporter, start_prometheus
 
 pytestmark = pytest.mark.integration

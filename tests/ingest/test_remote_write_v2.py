@@ -23,7 +23,7 @@ from ingest.remote_write.prompb.remote_pb2 import WriteRequest
 from ingest.remote_write.prompb.write_v2_pb2 import Metadata, Request
 from schemas import codec
 from tests.ingest.test_influx_http import samples_in_kafka
-from tests.kafka_io import TopicReader
+from infra.topic_reader import TopicReader
 
 STALE = struct.unpack("<d", struct.pack("<Q", STALE_NAN_BITS))[0]
 V2_HEADERS = {"Content-Type": "application/x-protobuf;proto=io.prometheus.write.v2.Request",

@@ -9,7 +9,7 @@ import pytest
 
 from schemas import codec
 from tests.harness import closed_port, free_port, wait_until
-from tests.kafka_io import TopicReader
+from infra.topic_reader import TopicReader
 from tests.peers import start_node_exporter
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ import statsd
 from schemas import codec
 from tests.harness import free_port
 from tests.ingest.test_influx_http import samples_in_kafka
-from tests.kafka_io import TopicReader
+from infra.topic_reader import TopicReader
 
 pytestmark = pytest.mark.integration
 

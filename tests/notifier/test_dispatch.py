@@ -10,7 +10,7 @@ from notifier.dispatch import Decision
 from notifier.idempotency import SentLedger
 from kernel.alerting.receivers import ReceiverConfig
 from schemas import codec
-from tests.kafka_io import TopicReader
+from infra.topic_reader import TopicReader
 from tests.notifier import dispatching
 from schemas.examples import incident
 

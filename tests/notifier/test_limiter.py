@@ -8,7 +8,8 @@ import time
 import pytest
 import redis.asyncio as aioredis
 
-from notifier.limiter import Limiter, Rate
+from kernel.ratelimit import Rate
+from notifier.limiter import Limiter
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ from kernel.kafka import make_producer
 from notifier.outbox import DELIVERY_HEADER
 from schemas import codec
 from tests.harness import REPO, free_port, wait_until
-from tests.kafka_io import TopicReader
+from infra.topic_reader import TopicReader
 from schemas.examples import alert, incident
 
 pytestmark = pytest.mark.integration

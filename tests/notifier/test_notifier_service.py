@@ -12,7 +12,7 @@ from infra.demo.receiver import DemoReceiver
 from kernel.kafka import make_producer
 from schemas import codec
 from tests.harness import free_port
-from tests.kafka_io import TopicReader
+from infra.topic_reader import TopicReader
 from schemas.examples import alert, incident
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ from notifier.dispatch import Decision
 from kernel.alerting.receivers import ReceiverConfig
 from schemas import codec
 from tests.harness import free_port
-from tests.kafka_io import TopicReader
+from infra.topic_reader import TopicReader
 from tests.notifier import dispatching
 from schemas.examples import incident
 

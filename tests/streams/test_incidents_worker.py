@@ -13,7 +13,8 @@ from schemas import codec
 from schemas.records import Command
 from schemas.series_id import incident_partition
 from tests.harness import free_port
-from tests.kafka_io import TopicReader, produce_samples, sample
+from infra.topic_reader import TopicReader
+from tests.kafka_io import produce_samples, sample
 
 pytestmark = pytest.mark.integration
 

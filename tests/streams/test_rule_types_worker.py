@@ -14,7 +14,8 @@ from schemas import codec
 from streams.evaluate import alert_key, new_state, observe
 from kernel.rules import Rule
 from tests.harness import free_port
-from tests.kafka_io import TopicReader, produce_samples, sample
+from infra.topic_reader import TopicReader
+from tests.kafka_io import produce_samples, sample
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,8 @@ import pytest
 
 from schemas import codec
 from tests.harness import free_port
-from tests.kafka_io import TopicReader, produce_samples, sample
+from infra.topic_reader import TopicReader
+from tests.kafka_io import produce_samples, sample
 
 pytestmark = pytest.mark.integration
 

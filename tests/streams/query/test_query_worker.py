@@ -23,7 +23,8 @@ from schemas import codec
 from streams.query.groups import build_groups
 from tests.corpus import PROMETHEUS_RULES
 from tests.harness import closed_port, free_port, wait_until
-from tests.kafka_io import TopicReader, produce_samples, sample
+from infra.topic_reader import TopicReader
+from tests.kafka_io import produce_samples, sample
 from tests.test_rules_cli import vigil_rules
 
 pytestmark = pytest.mark.integration
